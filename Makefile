@@ -1,0 +1,35 @@
+# bccrm developer commands. Each target bootstraps .venv from pyproject.toml on first use.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+CONFIG ?= bccrm.example.toml
+
+.PHONY: run test lint typecheck bench clean
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "bccrm needs Python 3.11 or newer")'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	@touch $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/bccrm --config $(CONFIG) db upgrade
+	$(BIN)/bccrm --config $(CONFIG) serve
+
+lint: $(STAMP)
+	$(BIN)/ruff check gateway plugins tests bench
+	$(BIN)/ruff format --check gateway plugins tests bench
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+test: lint typecheck
+	$(BIN)/python -m pytest -W error $(PYTEST_ARGS)
+
+bench: $(STAMP)
+	$(BIN)/python bench/smtp_accept.py
+
+clean:
+	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,41 @@
+"""Composition root: builds the engine, spool, pipeline and worker from one Config."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from gateway.config import Config
+from gateway.crm.db import make_engine, session_factory
+from gateway.pipeline import DEFAULT_STAGES, MessageProcessor, Pipeline
+from gateway.spool import Spool
+from gateway.worker import Worker
+
+
+@dataclass
+class App:
+    config: Config
+    engine: Engine
+    sessions: sessionmaker[Session]
+    spool: Spool
+
+    def processor(self) -> MessageProcessor:
+        return MessageProcessor(Pipeline.from_names(DEFAULT_STAGES, self.config), self.sessions)
+
+    def worker(self) -> Worker:
+        return Worker(self.spool, self.processor(), self.sessions, self.config.worker)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+
+def build_app(config: Config) -> App:
+    engine = make_engine(config.database)
+    return App(
+        config=config,
+        engine=engine,
+        sessions=session_factory(engine),
+        spool=Spool(config.spool.path),
+    )

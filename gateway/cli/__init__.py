@@ -1,0 +1,67 @@
+"""The ``bccrm`` command. Exit codes scripts can trust:
+
+0 success · 1 the operation failed (the message says why) · 2 bad usage or configuration.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+
+from sqlalchemy.exc import OperationalError
+
+from gateway.cli import admin, data, run
+from gateway.cli.common import CliError
+from gateway.config import ConfigError, find_config_path, load_config
+from gateway.crm.db import SchemaOutOfDate
+from gateway.logconf import configure_logging
+
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="bccrm", description="SMTP gateway that turns copies of email into CRM history."
+    )
+    parser.add_argument(
+        "--config",
+        metavar="FILE",
+        help="config file (default: $BCCRM_CONFIG, ./bccrm.toml, /etc/bccrm/bccrm.toml)",
+    )
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for module in (run, data, admin):
+        module.register(commands)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        config = load_config(find_config_path(args.config))
+    except ConfigError as exc:
+        print(f"bccrm: configuration error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    configure_logging(config.diagnostics)
+    try:
+        code: int = args.handler(args, config)
+    except CliError as exc:
+        print(f"bccrm: {exc}", file=sys.stderr)
+        return exc.code
+    except SchemaOutOfDate as exc:
+        print(f"bccrm: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    except BrokenPipeError:
+        # The reader went away (`bccrm export --json | head`): not an error of ours.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_FAILED
+    except OperationalError as exc:
+        print(
+            f"bccrm: cannot use the database ({type(exc.orig).__name__}); check "
+            "[database] url and that the server is running",
+            file=sys.stderr,
+        )
+        return EXIT_FAILED
+    return code

@@ -1,0 +1,176 @@
+"""``bccrm users``, ``contacts``, ``ingest`` and ``export``."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import sys
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+from gateway.cli.common import CliError, add_json_flag, open_app, print_json, subcommand
+from gateway.config import Config
+from gateway.services.contacts import ContactService, CsvImportError
+from gateway.services.export import export_all
+from gateway.services.ingest import IngestService, IngestSummary, discover
+from gateway.services.users import UserError, UserService
+from gateway.smtp.routing import Router
+
+
+def register(commands: Any) -> None:
+    users = subcommand(commands, "users", "reps and admins who log mail")
+    verbs = users.add_subparsers(dest="users_command", metavar="VERB", required=True)
+    add = subcommand(verbs, "add", "register a user and the addresses they send from", users_add)
+    add.add_argument("email")
+    add.add_argument("--name", required=True)
+    add.add_argument(
+        "--alias",
+        action="append",
+        default=[],
+        metavar="EMAIL",
+        help="another address of the same user (repeatable)",
+    )
+    add.add_argument("--admin", action="store_true", help="may use the admin tools")
+    add_json_flag(subcommand(verbs, "list", "list users", users_list))
+
+    contacts = subcommand(commands, "contacts", "CRM contacts")
+    verbs = contacts.add_subparsers(dest="contacts_command", metavar="VERB", required=True)
+    imp = subcommand(
+        verbs, "import", "import contacts from CSV (idempotent on email)", contacts_import
+    )
+    imp.add_argument("file", type=Path)
+    add_json_flag(imp)
+    add_json_flag(subcommand(verbs, "list", "list contacts", contacts_list))
+
+    ingest_parser = subcommand(
+        commands,
+        "ingest",
+        "run .eml files, directories, mbox or Maildir through the pipeline",
+        ingest,
+    )
+    ingest_parser.add_argument("paths", nargs="+", type=Path, metavar="PATH")
+    ingest_parser.add_argument(
+        "--rcpt",
+        metavar="ADDR",
+        help="logging address the mail is treated as sent to (default: the first configured one)",
+    )
+    ingest_parser.add_argument(
+        "--dry-run", action="store_true", help="show what would happen; write nothing"
+    )
+    add_json_flag(ingest_parser)
+
+    export_parser = subcommand(commands, "export", "the CRM as one JSON document", export)
+    add_json_flag(export_parser)
+
+
+def users_add(args: argparse.Namespace, config: Config) -> int:
+    service = UserService(open_app(config).sessions)
+    try:
+        user = service.add(args.email, args.name, tuple(args.alias), args.admin)
+    except UserError as exc:
+        raise CliError(str(exc)) from None
+    print(f"user {user.id} added: {user.name} <{', '.join(user.emails)}>")
+    return 0
+
+
+def users_list(args: argparse.Namespace, config: Config) -> int:
+    users = UserService(open_app(config).sessions).list()
+    if args.json:
+        print_json([dataclasses.asdict(u) for u in users])
+    else:
+        for user in users:
+            role = " (admin)" if user.is_admin else ""
+            print(f"{user.id:>5}  {user.name}{role}  {', '.join(user.emails)}")
+    return 0
+
+
+def contacts_import(args: argparse.Namespace, config: Config) -> int:
+    service = ContactService(open_app(config).sessions, config.organization)
+    try:
+        result = service.import_csv(args.file)
+    except CsvImportError as exc:
+        raise CliError(str(exc)) from None
+    if args.json:
+        print_json(dataclasses.asdict(result))
+    else:
+        print(
+            f"{result.created} created, {result.updated} updated, "
+            f"{result.unchanged} unchanged, {len(result.errors)} rejected"
+        )
+        for line, problem in result.errors:
+            print(f"{args.file}:{line}: {problem}", file=sys.stderr)
+    return 1 if result.errors else 0
+
+
+def contacts_list(args: argparse.Namespace, config: Config) -> int:
+    contacts = ContactService(open_app(config).sessions, config.organization).list()
+    if args.json:
+        print_json([dataclasses.asdict(c) for c in contacts])
+    else:
+        for c in contacts:
+            print(f"{c.id:>6}  {c.name or '-':30}  {', '.join(c.emails)}")
+    return 0
+
+
+def ingest(args: argparse.Namespace, config: Config) -> int:
+    rcpt = args.rcpt or config.logging.addresses[0]
+    if not Router(config.logging.addresses, ()).is_gateway_address(rcpt):
+        raise CliError(f"--rcpt {rcpt}: not a configured logging address", code=2)
+    try:
+        sources = list(discover(args.paths))
+    except (FileNotFoundError, OSError) as exc:
+        raise CliError(str(exc)) from None
+    service = IngestService(open_app(config).processor(), rcpt)
+    summary = IngestSummary()
+    console = Console(stderr=True)
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+    )
+    with Progress(
+        *columns, console=console, transient=True, disable=args.json or not console.is_terminal
+    ) as progress:
+        task = progress.add_task("ingesting", total=len(sources))
+        for source in sources:
+            try:
+                outcome = service.ingest(source, dry_run=args.dry_run)
+            except (OSError, ValueError) as exc:
+                summary.outcomes["failed"] += 1
+                summary.problems.append((source.label, f"unreadable ({type(exc).__name__})"))
+            else:
+                summary.outcomes[outcome.status] += 1
+                if outcome.status == "held":
+                    summary.problems.append((source.label, f"held: {outcome.reason}"))
+            progress.advance(task)
+    _report(args, summary, len(sources))
+    return 1 if summary.outcomes["failed"] else 0
+
+
+def _report(args: argparse.Namespace, summary: IngestSummary, total: int) -> None:
+    if args.json:
+        print_json(
+            {
+                "messages": total,
+                "dry_run": args.dry_run,
+                "outcomes": dict(summary.outcomes),
+                "problems": [{"source": s, "problem": p} for s, p in summary.problems],
+            }
+        )
+        return
+    counts = ", ".join(f"{n} {status}" for status, n in sorted(summary.outcomes.items()))
+    prefix = "dry run, nothing written: " if args.dry_run else ""
+    print(f"{prefix}{total} messages: {counts or 'none'}")
+    for source, problem in summary.problems:
+        print(f"{source}: {problem}", file=sys.stderr)
+
+
+def export(args: argparse.Namespace, config: Config) -> int:
+    if not args.json:
+        raise CliError("export writes JSON only: use 'bccrm export --json'", code=2)
+    print_json(export_all(open_app(config).sessions))
+    return 0

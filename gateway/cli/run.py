@@ -1,0 +1,102 @@
+"""``bccrm serve`` (edge + supervised worker) and ``bccrm worker``."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import signal
+import sys
+from typing import Any
+
+from gateway.cli.common import CliError, open_app, subcommand
+from gateway.config import Config
+from gateway.smtp.server import serve as serve_smtp
+from gateway.worker import run_forever
+
+log = logging.getLogger("bccrm.serve")
+
+WORKER_STOP_TIMEOUT = 60.0
+MAX_RESTART_DELAY = 30.0
+
+
+def register(commands: Any) -> None:
+    subcommand(commands, "serve", "run the SMTP edge and a worker", serve)
+    worker_parser = subcommand(commands, "worker", "run a worker alone", worker)
+    worker_parser.add_argument(
+        "--drain", action="store_true", help="process what is due now, then exit"
+    )
+
+
+def worker(args: argparse.Namespace, config: Config) -> int:
+    app = open_app(config)
+    instance = app.worker()
+    if args.drain:
+        instance.spool.ensure()
+        instance.spool.recover()
+        while instance.drain_once():
+            pass
+        print(", ".join(f"{n} {k}" for k, n in instance.stats.items() if n) or "nothing to do")
+        return 0
+    run_forever(instance)
+    return 0
+
+
+def serve(args: argparse.Namespace, config: Config) -> int:
+    if config.source is None:
+        raise CliError("serve needs a config file to pass to its worker")
+    app = open_app(config)
+    app.spool.ensure()
+    app.close()  # the edge needs no database; the worker process opens its own
+    asyncio.run(_serve(config))
+    return 0
+
+
+async def _serve(config: Config) -> None:
+    from gateway.spool import Spool  # noqa: PLC0415
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    supervisor = asyncio.create_task(_supervise_worker(config, stop))
+    try:
+        await serve_smtp(config, Spool(config.spool.path), stop)
+    finally:
+        stop.set()
+        await supervisor
+
+
+async def _supervise_worker(config: Config, stop: asyncio.Event) -> None:
+    """Keep one worker process running until ``stop``; restart it with backoff if it dies."""
+    delay = 1.0
+    argv = [sys.executable, "-m", "gateway", "--config", str(config.source), "worker"]
+    while not stop.is_set():
+        process = await asyncio.create_subprocess_exec(*argv)
+        log.info("worker started (pid %d)", process.pid)
+        waiter = asyncio.create_task(process.wait())
+        stopper = asyncio.create_task(stop.wait())
+        await asyncio.wait({waiter, stopper}, return_when=asyncio.FIRST_COMPLETED)
+        if stop.is_set():
+            await _stop_worker(process, waiter)
+            stopper.cancel()
+            return
+        stopper.cancel()
+        log.error("worker exited with status %s; restarting in %.0fs", process.returncode, delay)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), delay)
+        delay = min(delay * 2, MAX_RESTART_DELAY)
+
+
+async def _stop_worker(process: asyncio.subprocess.Process, waiter: asyncio.Task[int]) -> None:
+    """SIGTERM lets the worker finish the message in hand; SIGKILL only after a long wait."""
+    if process.returncode is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            await asyncio.wait_for(asyncio.shield(waiter), WORKER_STOP_TIMEOUT)
+        except TimeoutError:
+            log.error("worker did not stop in %.0fs; killing it", WORKER_STOP_TIMEOUT)
+            process.kill()
+            await waiter
+    log.info("worker stopped")

@@ -1,0 +1,352 @@
+"""Configuration: one TOML file parsed once into frozen dataclasses.
+
+Every option is documented in ``bccrm.example.toml``. Validation happens here, before anything
+listens: an invalid file raises :class:`ConfigError` naming the key and the problem, and the CLI
+turns that into exit code 2. Relative paths (the spool, a SQLite database file) are resolved
+against the directory of the config file, so a config works from any working directory.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import tomllib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+from gateway.addresses import normalize_domain
+
+T = TypeVar("T")
+
+ENV_CONFIG = "BCCRM_CONFIG"
+DEFAULT_CONFIG_PATHS = (Path("bccrm.toml"), Path("/etc/bccrm/bccrm.toml"))
+
+# Free-mail providers: their domains never become companies.
+DEFAULT_FREE_MAIL = (
+    "gmail.com",
+    "googlemail.com",
+    "outlook.com",
+    "hotmail.com",
+    "live.com",
+    "msn.com",
+    "yahoo.com",
+    "icloud.com",
+    "me.com",
+    "aol.com",
+    "proton.me",
+    "protonmail.com",
+    "gmx.com",
+    "gmx.de",
+    "gmx.net",
+    "web.de",
+    "t-online.de",
+    "mail.ru",
+    "yandex.ru",
+    "orange.fr",
+    "free.fr",
+    "laposte.net",
+    "wp.pl",
+    "o2.pl",
+    "onet.pl",
+    "op.pl",
+    "interia.pl",
+    "poczta.fm",
+    "tlen.pl",
+    "gazeta.pl",
+    "vp.pl",
+    "buziaczek.pl",
+    "int.pl",
+    "seznam.cz",
+    "libero.it",
+)
+
+
+class ConfigError(ValueError):
+    """The configuration is invalid; the message names the key and the problem."""
+
+
+@dataclass(frozen=True)
+class GatewayConfig:
+    host: str = "127.0.0.1"
+    port: int = 2525
+    hostname: str = "bccrm.localhost"
+    max_message_size: int = 10_240_000
+    trusted_networks: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = (
+        ipaddress.ip_network("127.0.0.0/8"),
+        ipaddress.ip_network("::1/128"),
+    )
+
+
+@dataclass(frozen=True)
+class SpoolConfig:
+    path: Path = Path("/var/spool/bccrm")
+
+
+@dataclass(frozen=True)
+class WorkerConfig:
+    max_attempts: int = 3
+    poll_interval: float = 0.2
+    retry_delay: float = 30.0
+
+
+@dataclass(frozen=True)
+class DatabaseConfig:
+    url: str = "sqlite:////var/lib/bccrm/bccrm.db"
+    sqlite_busy_timeout: float = 30.0
+
+
+@dataclass(frozen=True)
+class OrganizationConfig:
+    domains: tuple[str, ...] = ()
+    default_region: str = "PL"
+    free_mail_domains: tuple[str, ...] = DEFAULT_FREE_MAIL
+
+
+@dataclass(frozen=True)
+class LoggingAddressesConfig:
+    addresses: tuple[str, ...] = ("log@crm.example.com",)
+
+
+@dataclass(frozen=True)
+class DiagnosticsConfig:
+    log_level: str = "INFO"
+    log_format: str = "text"
+
+
+@dataclass(frozen=True)
+class Config:
+    gateway: GatewayConfig = field(default_factory=GatewayConfig)
+    spool: SpoolConfig = field(default_factory=SpoolConfig)
+    worker: WorkerConfig = field(default_factory=WorkerConfig)
+    database: DatabaseConfig = field(default_factory=DatabaseConfig)
+    organization: OrganizationConfig = field(default_factory=OrganizationConfig)
+    logging: LoggingAddressesConfig = field(default_factory=LoggingAddressesConfig)
+    diagnostics: DiagnosticsConfig = field(default_factory=DiagnosticsConfig)
+    source: Path | None = None
+
+
+def find_config_path(explicit: str | None) -> Path:
+    """The config file to use: ``--config``, then ``$BCCRM_CONFIG``, then the default paths."""
+    if explicit:
+        return Path(explicit)
+    if env := os.environ.get(ENV_CONFIG):
+        return Path(env)
+    for candidate in DEFAULT_CONFIG_PATHS:
+        if candidate.exists():
+            return candidate
+    raise ConfigError(
+        "no configuration file: pass --config FILE or set BCCRM_CONFIG "
+        "(bccrm.example.toml is a documented starting point)"
+    )
+
+
+def load_config(path: Path) -> Config:
+    """Read and validate ``path``; raise :class:`ConfigError` on any problem."""
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    return parse_config(data, base_dir=path.resolve().parent, source=path)
+
+
+def parse_config(data: Mapping[str, Any], base_dir: Path, source: Path | None = None) -> Config:
+    """Build a :class:`Config` from parsed TOML; unknown sections and keys are errors."""
+    sections = _Reader(data, "")
+    config = Config(
+        gateway=_gateway(sections.section("gateway")),
+        spool=SpoolConfig(path=_path(sections.section("spool"), "path", base_dir)),
+        worker=_worker(sections.section("worker")),
+        database=_database(sections.section("database"), base_dir),
+        organization=_organization(sections.section("organization")),
+        logging=_logging(sections.section("logging")),
+        diagnostics=_diagnostics(sections.section("diagnostics")),
+        source=source,
+    )
+    sections.finish()
+    return config
+
+
+class _Reader:
+    """Typed access to one TOML table that remembers which keys were used."""
+
+    def __init__(self, data: Mapping[str, Any], prefix: str) -> None:
+        if not isinstance(data, Mapping):
+            raise ConfigError(f"{prefix or 'config'}: must be a table")
+        self.data = data
+        self.prefix = prefix
+        self.used: set[str] = set()
+
+    def name(self, key: str) -> str:
+        return f"{self.prefix}.{key}" if self.prefix else key
+
+    def section(self, key: str) -> _Reader:
+        self.used.add(key)
+        return _Reader(self.data.get(key, {}), self.name(key))
+
+    def get(self, key: str, kind: type[T], default: T) -> T:
+        self.used.add(key)
+        if key not in self.data:
+            return default
+        value = self.data[key]
+        if kind is float and isinstance(value, int) and not isinstance(value, bool):
+            value = float(value)
+        if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+            raise ConfigError(f"{self.name(key)}: expected {kind.__name__}, got {value!r}")
+        return value
+
+    def strings(self, key: str, default: tuple[str, ...]) -> tuple[str, ...]:
+        value = self.get(key, list, list(default))
+        if not all(isinstance(item, str) for item in value):
+            raise ConfigError(f"{self.name(key)}: expected a list of strings")
+        return tuple(value)
+
+    def secret(self, key: str, default: str) -> str:
+        """A string given inline, as ``{ env = "NAME" }`` or as ``{ file = "path" }``."""
+        self.used.add(key)
+        value = self.data.get(key, default)
+        if isinstance(value, str):
+            return value
+        if isinstance(value, Mapping) and set(value) == {"env"}:
+            if (found := os.environ.get(str(value["env"]))) is None:
+                raise ConfigError(f"{self.name(key)}: environment variable {value['env']} unset")
+            return found
+        if isinstance(value, Mapping) and set(value) == {"file"}:
+            try:
+                return Path(str(value["file"])).read_text(encoding="utf-8").strip()
+            except OSError as exc:
+                raise ConfigError(
+                    f"{self.name(key)}: cannot read {value['file']}: {exc.strerror}"
+                ) from None
+        raise ConfigError(
+            f'{self.name(key)}: expected a string, {{ env = "NAME" }} or {{ file = "path" }}'
+        )
+
+    def check(self, key: str, ok: Callable[[Any], bool], problem: str) -> None:
+        if key in self.data and not ok(self.data[key]):
+            raise ConfigError(f"{self.name(key)}: {problem}")
+
+    def finish(self) -> None:
+        unknown = sorted(set(self.data) - self.used)
+        if unknown:
+            raise ConfigError(f"{self.name(unknown[0])}: unknown option")
+
+
+def _gateway(r: _Reader) -> GatewayConfig:
+    d = GatewayConfig()
+    r.check("port", lambda v: isinstance(v, int) and 0 <= v <= 65535, "must be 0..65535")
+    r.check("max_message_size", lambda v: isinstance(v, int) and v >= 1024, "must be >= 1024")
+    r.check("hostname", lambda v: isinstance(v, str) and v.strip() != "", "must not be empty")
+    networks = []
+    for text in r.strings("trusted_networks", tuple(str(n) for n in d.trusted_networks)):
+        try:
+            networks.append(ipaddress.ip_network(text, strict=False))
+        except ValueError:
+            raise ConfigError(f"{r.name('trusted_networks')}: {text!r} is not a network") from None
+    cfg = GatewayConfig(
+        host=r.get("host", str, d.host),
+        port=r.get("port", int, d.port),
+        hostname=r.get("hostname", str, d.hostname),
+        max_message_size=r.get("max_message_size", int, d.max_message_size),
+        trusted_networks=tuple(networks),
+    )
+    r.finish()
+    return cfg
+
+
+def _worker(r: _Reader) -> WorkerConfig:
+    d = WorkerConfig()
+    r.check("max_attempts", lambda v: isinstance(v, int) and 1 <= v <= 100, "must be 1..100")
+    r.check(
+        "poll_interval",
+        lambda v: isinstance(v, int | float) and 0 < v <= 60,
+        "must be between 0 and 60 seconds",
+    )
+    r.check("retry_delay", lambda v: isinstance(v, int | float) and v >= 0, "must be >= 0")
+    cfg = WorkerConfig(
+        max_attempts=r.get("max_attempts", int, d.max_attempts),
+        poll_interval=r.get("poll_interval", float, d.poll_interval),
+        retry_delay=r.get("retry_delay", float, d.retry_delay),
+    )
+    r.finish()
+    return cfg
+
+
+def _path(r: _Reader, key: str, base_dir: Path) -> Path:
+    value = Path(r.get(key, str, str(SpoolConfig.path)))
+    r.finish()
+    return value if value.is_absolute() else base_dir / value
+
+
+def _database(r: _Reader, base_dir: Path) -> DatabaseConfig:
+    d = DatabaseConfig()
+    url = r.secret("url", d.url)
+    if "://" not in url:
+        raise ConfigError(f"{r.name('url')}: expected a URL such as sqlite:///bccrm.db")
+    prefix = "sqlite:///"
+    if url.startswith(prefix) and not url.startswith(prefix + "/") and url != "sqlite://":
+        rest = url[len(prefix) :]
+        if rest and not rest.startswith(":memory:"):
+            url = prefix + str(base_dir / rest)
+    cfg = DatabaseConfig(
+        url=url,
+        sqlite_busy_timeout=r.get("sqlite_busy_timeout", float, d.sqlite_busy_timeout),
+    )
+    r.finish()
+    return cfg
+
+
+def _organization(r: _Reader) -> OrganizationConfig:
+    d = OrganizationConfig()
+    region = r.get("default_region", str, d.default_region)
+    if len(region) != 2 or not region.isalpha():
+        raise ConfigError(f"{r.name('default_region')}: expected a two-letter region like 'PL'")
+    try:
+        domains = tuple(normalize_domain(x) for x in r.strings("domains", d.domains))
+        free = tuple(
+            normalize_domain(x) for x in r.strings("free_mail_domains", d.free_mail_domains)
+        )
+    except ValueError as exc:
+        raise ConfigError(f"{r.name('domains')}: {exc}") from None
+    cfg = OrganizationConfig(domains=domains, default_region=region.upper(), free_mail_domains=free)
+    r.finish()
+    return cfg
+
+
+def _logging(r: _Reader) -> LoggingAddressesConfig:
+    from gateway.addresses import normalize_address  # noqa: PLC0415 - avoids a cycle at import
+
+    addresses = r.strings("addresses", LoggingAddressesConfig.addresses)
+    if not addresses:
+        raise ConfigError(f"{r.name('addresses')}: at least one logging address is required")
+    normalized = []
+    for text in addresses:
+        address = normalize_address(text)
+        if address is None or "+" in address.split("@")[0]:
+            raise ConfigError(
+                f"{r.name('addresses')}: {text!r} is not a plain address "
+                "(+tag forms are accepted automatically)"
+            )
+        normalized.append(address)
+    cfg = LoggingAddressesConfig(addresses=tuple(normalized))
+    r.finish()
+    return cfg
+
+
+def _diagnostics(r: _Reader) -> DiagnosticsConfig:
+    d = DiagnosticsConfig()
+    r.check(
+        "log_level",
+        lambda v: str(v).upper() in {"DEBUG", "INFO", "WARNING", "ERROR"},
+        "must be DEBUG, INFO, WARNING or ERROR",
+    )
+    r.check("log_format", lambda v: v in {"text", "json"}, "must be 'text' or 'json'")
+    cfg = DiagnosticsConfig(
+        log_level=r.get("log_level", str, d.log_level).upper(),
+        log_format=r.get("log_format", str, d.log_format),
+    )
+    r.finish()
+    return cfg

@@ -1,0 +1,48 @@
+"""The CRM store: SQLAlchemy 2.0 models, Alembic migrations and the engine."""
+
+from gateway.crm.base import Base, utcnow
+from gateway.crm.mail import (
+    AuditEntry,
+    Email,
+    EmailAssociation,
+    EmailAttachment,
+    EmailLogger,
+    EmailParticipant,
+    ReviewItem,
+)
+from gateway.crm.people import (
+    Company,
+    CompanyDomain,
+    Contact,
+    ContactEmail,
+    ContactPhone,
+    Deal,
+    DealContact,
+    Ticket,
+    TicketContact,
+    User,
+    UserAddress,
+)
+
+__all__ = [
+    "AuditEntry",
+    "Base",
+    "Company",
+    "CompanyDomain",
+    "Contact",
+    "ContactEmail",
+    "ContactPhone",
+    "Deal",
+    "DealContact",
+    "Email",
+    "EmailAssociation",
+    "EmailAttachment",
+    "EmailLogger",
+    "EmailParticipant",
+    "ReviewItem",
+    "Ticket",
+    "TicketContact",
+    "User",
+    "UserAddress",
+    "utcnow",
+]

@@ -1,0 +1,66 @@
+"""The typed context every pipeline stage reads and extends."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from sqlalchemy.orm import Session
+
+from gateway.parsing import ParsedMessage, Participant
+from gateway.spool import Envelope
+
+OUTCOMES = ("logged", "duplicate", "dropped")
+
+
+class HoldMessage(Exception):
+    """A stage decided the message must not be logged and goes to quarantine for a person.
+
+    ``reason`` is shown to admins: a short sentence with no message content in it.
+    """
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+@dataclass
+class ParticipantMatch:
+    """What the match stage decided for one external participant."""
+
+    participant: Participant
+    contact_id: int | None
+    reason: str
+    confidence: float
+    company_domain: str | None = None
+
+
+@dataclass
+class MessageContext:
+    entry_id: str
+    raw: bytes
+    envelope: Envelope
+    session: Session
+    parsed: ParsedMessage | None = None
+    direction: str = ""
+    logger_ids: list[int] = field(default_factory=list)
+    matches: list[ParticipantMatch] = field(default_factory=list)
+    email_id: int | None = None
+    outcome: str | None = None
+    notes: list[tuple[str, str]] = field(default_factory=list)
+
+    def note(self, stage: str, text: str) -> None:
+        """Record a decision so "why was this logged like that?" has an answer."""
+        self.notes.append((stage, text))
+
+    def require_parsed(self) -> ParsedMessage:
+        if self.parsed is None:
+            raise RuntimeError("the parse stage must run first")
+        return self.parsed
+
+
+class Stage(Protocol):
+    name: str
+    description: str
+
+    def process(self, ctx: MessageContext) -> None: ...

@@ -1,0 +1,98 @@
+"""Run the stages for one message inside one database transaction."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from gateway.config import Config
+from gateway.crm import repo
+from gateway.faults import fault_point
+from gateway.pipeline.context import HoldMessage, MessageContext, Stage
+from gateway.spool import Envelope
+
+log = logging.getLogger("bccrm.pipeline")
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What happened to one message: ``logged``, ``duplicate``, ``dropped`` or ``held``."""
+
+    status: str
+    email_id: int | None = None
+    reason: str = ""
+    notes: tuple[tuple[str, str], ...] = ()
+
+
+class Pipeline:
+    """An ordered tuple of stages walked by one loop."""
+
+    def __init__(self, stages: Sequence[Stage]) -> None:
+        self.stages = tuple(stages)
+
+    @classmethod
+    def from_names(cls, names: Sequence[str], config: Config) -> Pipeline:
+        from gateway.pipeline import STAGES  # noqa: PLC0415 - the registry imports this module
+
+        unknown = [n for n in names if n not in STAGES]
+        if unknown:
+            raise ValueError(f"unknown pipeline stage {unknown[0]!r}")
+        return cls([STAGES[name](config) for name in names])
+
+    def run(self, ctx: MessageContext) -> None:
+        for stage in self.stages:
+            stage.process(ctx)
+            if ctx.outcome == "dropped":
+                return
+
+
+class MessageProcessor:
+    """Process one message end to end: one transaction, retried when a concurrent worker won
+    a unique-constraint race (two copies of the same mail, a contact created at once)."""
+
+    def __init__(
+        self, pipeline: Pipeline, sessions: sessionmaker[Session], race_retries: int = 3
+    ) -> None:
+        self.pipeline = pipeline
+        self.sessions = sessions
+        self.race_retries = race_retries
+
+    def process(
+        self, entry_id: str, raw: bytes, envelope: Envelope, dry_run: bool = False
+    ) -> Outcome:
+        for attempt in range(1, self.race_retries + 1):
+            try:
+                return self._once(entry_id, raw, envelope, dry_run)
+            except IntegrityError:
+                if attempt == self.race_retries:
+                    raise
+                log.info("entry %s: lost a race with another worker, retrying", entry_id)
+        raise AssertionError("unreachable")
+
+    def _once(self, entry_id: str, raw: bytes, envelope: Envelope, dry_run: bool) -> Outcome:
+        with self.sessions() as session:
+            ctx = MessageContext(entry_id=entry_id, raw=raw, envelope=envelope, session=session)
+            session.begin()
+            try:
+                self.pipeline.run(ctx)
+            except HoldMessage as held:
+                session.rollback()
+                if not dry_run:
+                    with session.begin():
+                        repo.audit(
+                            session, "worker", "message.held", "spool", entry_id, reason=held.reason
+                        )
+                return Outcome("held", reason=held.reason, notes=tuple(ctx.notes))
+            except BaseException:
+                session.rollback()
+                raise
+            if dry_run:
+                session.rollback()
+            else:
+                fault_point("before-commit")
+                session.commit()
+            return Outcome(ctx.outcome or "dropped", ctx.email_id, notes=tuple(ctx.notes))

@@ -1,0 +1,84 @@
+"""``bccrm ingest``: run archived mail (.eml, directories, mbox, Maildir) through the pipeline.
+
+Each message goes through the same pipeline as mail arriving at the logging address, in this
+process, so the command can report each outcome. Nothing is spooled: the source files stay
+where they are, and a held message is reported with its file so it can be fixed and re-run.
+"""
+
+from __future__ import annotations
+
+import mailbox
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+from gateway.pipeline import MessageProcessor, Outcome
+from gateway.spool import Envelope
+
+MBOX_MAGIC = b"From "
+
+
+@dataclass(frozen=True)
+class Source:
+    """One message to ingest: a label for reports and how to read its bytes."""
+
+    label: str
+    load: Callable[[], bytes]
+
+    def read(self) -> bytes:
+        return self.load()
+
+
+@dataclass
+class IngestSummary:
+    outcomes: Counter[str] = field(default_factory=Counter)
+    problems: list[tuple[str, str]] = field(default_factory=list)
+
+
+def is_maildir(path: Path) -> bool:
+    return all((path / sub).is_dir() for sub in ("cur", "new", "tmp"))
+
+
+def discover(paths: list[Path]) -> Iterator[Source]:
+    """Every message under ``paths``; raise FileNotFoundError for a path that is missing."""
+    for path in paths:
+        if not path.exists():
+            raise FileNotFoundError(f"{path}: no such file or directory")
+        yield from _discover_one(path)
+
+
+def _discover_one(path: Path) -> Iterator[Source]:
+    if path.is_dir():
+        if is_maildir(path):
+            yield from _from_mailbox(path, mailbox.Maildir(path, factory=None, create=False))
+            return
+        for child in sorted(path.iterdir()):
+            if child.is_dir() or child.suffix.lower() in (".eml", ".mbox", ".msg"):
+                yield from _discover_one(child)
+        return
+    with path.open("rb") as handle:
+        starts_mbox = handle.read(len(MBOX_MAGIC)) == MBOX_MAGIC
+    if starts_mbox:
+        yield from _from_mailbox(path, mailbox.mbox(path, create=False))
+    else:
+        yield Source(str(path), path.read_bytes)
+
+
+def _from_mailbox(path: Path, box: mailbox.Mailbox[Any]) -> Iterator[Source]:
+    """One source per message; all share ``box`` so its index is built once."""
+    for index, key in enumerate(sorted(box.keys()), start=1):
+        yield Source(f"{path}#{index}", partial(box.get_bytes, key))
+
+
+class IngestService:
+    def __init__(self, processor: MessageProcessor, rcpt: str) -> None:
+        self.processor = processor
+        self.rcpt = rcpt
+
+    def ingest(self, source: Source, dry_run: bool = False) -> Outcome:
+        raw = source.read()
+        envelope = Envelope(mail_from="", rcpt_tos=(self.rcpt,), transport="ingest")
+        return self.processor.process(f"ingest:{source.label}", raw, envelope, dry_run=dry_run)

@@ -1,0 +1,263 @@
+"""Durable file queue between the SMTP edge and the workers.
+
+Layout under the spool directory::
+
+    tmp/          entries being written (never read by workers)
+    new/          durable entries waiting for a worker
+    cur/          entries claimed by a live worker (each held with flock)
+    quarantine/   entries that failed ``max_attempts`` times, with a ``.error.json`` beside them
+
+An entry is one file: a first line ``BCCRM1 <json envelope>`` followed by the raw message bytes
+exactly as received (DKIM verification needs the original bytes, never a re-serialisation).
+Writing is the Maildir/Postfix discipline: write into ``tmp/``, ``fsync`` the file, ``rename``
+into ``new/``, ``fsync`` the directory. Only then may the edge answer 250.
+
+Entry names are ``<id>`` or ``<id>.a<N>`` where N counts attempts already made. A worker claims
+an entry by taking an exclusive ``flock`` on it and renaming it into ``cur/`` with the attempt
+count raised *before* processing, so a worker killed mid-message still counts the attempt and a
+poison message cannot crash workers forever. A claimed entry whose lock is free belongs to a dead
+worker and is put back. As in Postfix's deferred queue, a file's mtime is the earliest time of
+its next attempt.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import fcntl
+import json
+import os
+import secrets
+import time
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, BinaryIO
+
+MAGIC = b"BCCRM1 "
+SUBDIRS = ("tmp", "new", "cur", "quarantine")
+
+
+class SpoolError(Exception):
+    """The spool could not store or move an entry (disk full, I/O error, permissions)."""
+
+
+@dataclass(frozen=True)
+class Envelope:
+    """What the transport knew about a message, stored beside its raw bytes."""
+
+    mail_from: str
+    rcpt_tos: tuple[str, ...]
+    peer: str = ""
+    helo: str = ""
+    received_at: float = field(default_factory=time.time)
+    transport: str = "smtp"
+    auth_user: str | None = None
+
+    def to_json(self) -> bytes:
+        data = asdict(self)
+        data["rcpt_tos"] = list(self.rcpt_tos)
+        return json.dumps(data, ensure_ascii=True, separators=(",", ":")).encode("ascii")
+
+    @classmethod
+    def from_json(cls, raw: bytes) -> Envelope:
+        data: dict[str, Any] = json.loads(raw)
+        known = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
+        known["rcpt_tos"] = tuple(known.get("rcpt_tos", ()))
+        return cls(**known)
+
+
+@dataclass
+class Claim:
+    """An entry held by this worker. Close it with :meth:`Spool.finish`, ``retry`` or
+    ``quarantine``; if the process dies instead, the lock is released by the kernel."""
+
+    entry_id: str
+    attempt: int
+    path: Path
+    handle: BinaryIO
+    envelope: Envelope
+    raw: bytes
+
+
+def new_entry_id() -> str:
+    """Sortable by arrival (hex nanoseconds) and unique across processes (random suffix)."""
+    return f"{time.time_ns():016X}{secrets.token_hex(3).upper()}"
+
+
+def _split_name(name: str) -> tuple[str, int]:
+    entry_id, dot, rest = name.partition(".a")
+    return entry_id, (int(rest) if dot and rest.isdigit() else 0)
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+class Spool:
+    """The spool directory; safe for one edge and several workers on the same node."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.tmp, self.new, self.cur, self.quarantine_dir = (root / d for d in SUBDIRS)
+
+    def ensure(self) -> None:
+        """Create the directory tree (mode 0700: it holds other people's mail)."""
+        for path in (self.root, self.tmp, self.new, self.cur, self.quarantine_dir):
+            path.mkdir(mode=0o700, parents=True, exist_ok=True)
+
+    # -- writing (edge, mailgate, ingest) ------------------------------------------------
+
+    def store(self, raw: bytes, envelope: Envelope) -> str:
+        """Durably store one message and return its id; raise :class:`SpoolError` on failure.
+
+        A failure leaves no file behind. After an fsync error the descriptor is abandoned, never
+        retried: on Linux a failed fsync may have dropped the dirty pages (the "fsyncgate" issue).
+        """
+        entry_id = new_entry_id()
+        tmp_path = self.tmp / entry_id
+        try:
+            fd = os.open(tmp_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except OSError as exc:
+            raise SpoolError(f"cannot create spool file: {exc.strerror}") from exc
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(MAGIC + envelope.to_json() + b"\n")
+                handle.write(raw)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.rename(tmp_path, self.new / entry_id)
+            _fsync_dir(self.new)
+        except OSError as exc:
+            with contextlib.suppress(OSError):
+                tmp_path.unlink()
+            with contextlib.suppress(OSError):
+                (self.new / entry_id).unlink()
+            raise SpoolError(f"cannot write spool file: {exc.strerror}") from exc
+        return entry_id
+
+    # -- claiming (workers) ---------------------------------------------------------------
+
+    def pending(self, now: float | None = None) -> list[str]:
+        """Names in ``new/`` whose next-attempt time has come, oldest first."""
+        now = time.time() if now is None else now
+        names = []
+        with os.scandir(self.new) as it:
+            for item in it:
+                with contextlib.suppress(FileNotFoundError):
+                    if item.stat().st_mtime <= now:
+                        names.append(item.name)
+        return sorted(names)
+
+    def claim(self, name: str) -> Claim | None:
+        """Take entry ``name`` from ``new/``; ``None`` if another worker was faster."""
+        try:
+            handle = (self.new / name).open("rb")
+        except FileNotFoundError:
+            return None
+        try:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            entry_id, attempts = _split_name(name)
+            target = self.cur / f"{entry_id}.a{attempts + 1}"
+            os.rename(self.new / name, target)
+            _fsync_dir(self.cur)
+        except FileNotFoundError:
+            handle.close()
+            return None
+        except OSError as exc:
+            handle.close()
+            if exc.errno in (errno.EWOULDBLOCK, errno.EAGAIN):
+                return None
+            raise
+        try:
+            envelope, raw = self._read(handle)
+        except (ValueError, UnicodeError, TypeError):
+            claim = Claim(entry_id, attempts + 1, target, handle, Envelope("", ()), b"")
+            self.quarantine(claim, "unreadable spool entry")
+            return None
+        return Claim(entry_id, attempts + 1, target, handle, envelope, raw)
+
+    @staticmethod
+    def _read(handle: BinaryIO) -> tuple[Envelope, bytes]:
+        first = handle.readline()
+        if not first.startswith(MAGIC):
+            raise ValueError("not a bccrm spool entry")
+        return Envelope.from_json(first[len(MAGIC) :]), handle.read()
+
+    def finish(self, claim: Claim) -> None:
+        """The message is committed to the database: remove the entry."""
+        claim.path.unlink()
+        _fsync_dir(self.cur)
+        claim.handle.close()
+
+    def retry(self, claim: Claim, delay: float, count_attempt: bool = True) -> None:
+        """Put the entry back for a later attempt, ``delay`` seconds from now.
+
+        ``count_attempt=False`` is for failures that are not the message's fault (the database
+        is down): they must not push a good message towards quarantine.
+        """
+        attempts = claim.attempt if count_attempt else claim.attempt - 1
+        name = f"{claim.entry_id}.a{attempts}" if attempts else claim.entry_id
+        target = self.new / name
+        os.rename(claim.path, target)
+        next_at = time.time() + delay
+        os.utime(target, (next_at, next_at))
+        _fsync_dir(self.new)
+        claim.handle.close()
+
+    def quarantine(self, claim: Claim, reason: str) -> None:
+        """Move the entry to quarantine with ``reason`` (a short text, no internals)."""
+        target = self.quarantine_dir / claim.entry_id
+        note = {
+            "id": claim.entry_id,
+            "attempts": claim.attempt,
+            "reason": reason,
+            "quarantined_at": time.time(),
+        }
+        (self.quarantine_dir / f"{claim.entry_id}.error.json").write_text(json.dumps(note))
+        os.rename(claim.path, target)
+        _fsync_dir(self.quarantine_dir)
+        claim.handle.close()
+
+    def recover(self) -> int:
+        """Put entries claimed by dead workers back into ``new/``; return how many."""
+        recovered = 0
+        with os.scandir(self.cur) as it:
+            names = [item.name for item in it]
+        for name in names:
+            try:
+                handle = (self.cur / name).open("rb")
+            except FileNotFoundError:
+                continue
+            with handle:
+                try:
+                    fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    os.rename(self.cur / name, self.new / name)
+                except OSError:
+                    continue  # a live worker holds it, or it was just finished
+                recovered += 1
+        if recovered:
+            _fsync_dir(self.new)
+        return recovered
+
+    # -- inspection -------------------------------------------------------------------------
+
+    def depth(self) -> dict[str, int]:
+        """Number of entries in each state, for ``doctor`` and metrics."""
+        counts = {}
+        for label, path in (("new", self.new), ("cur", self.cur)):
+            counts[label] = sum(1 for _ in os.scandir(path))
+        counts["quarantine"] = sum(
+            1 for item in os.scandir(self.quarantine_dir) if not item.name.endswith(".json")
+        )
+        return counts
+
+    def quarantined(self) -> Iterator[dict[str, Any]]:
+        """The notes of quarantined entries, oldest first."""
+        for note in sorted(self.quarantine_dir.glob("*.error.json")):
+            with contextlib.suppress(OSError, ValueError):
+                yield json.loads(note.read_text())

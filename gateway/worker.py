@@ -1,0 +1,150 @@
+"""The worker: drains the spool through the pipeline, retries, quarantines poison mail.
+
+Runs in its own process, separate from the SMTP edge, so CPU-bound parsing never slows the
+edge's replies. Failures are sorted in two kinds: the *infrastructure's* (the database is
+unreachable) retry later without counting against the message, and the *message's* (anything
+else) count an attempt; after ``worker.max_attempts`` the entry goes to quarantine. A killed
+worker has already counted its attempt at claim time (see :mod:`gateway.spool`).
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+import time
+from types import FrameType
+
+from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.orm import Session, sessionmaker
+
+from gateway.config import WorkerConfig
+from gateway.crm import repo
+from gateway.faults import fault_point
+from gateway.pipeline import MessageProcessor
+from gateway.spool import Claim, Spool
+
+log = logging.getLogger("bccrm.worker")
+
+# Not the message's fault: retried later without counting an attempt.
+TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (OperationalError,)
+
+
+class Worker:
+    def __init__(
+        self,
+        spool: Spool,
+        processor: MessageProcessor,
+        sessions: sessionmaker[Session],
+        config: WorkerConfig,
+    ) -> None:
+        self.spool = spool
+        self.processor = processor
+        self.sessions = sessions
+        self.config = config
+        self.stopping = threading.Event()
+        self.stats = {
+            "logged": 0,
+            "duplicate": 0,
+            "dropped": 0,
+            "held": 0,
+            "retried": 0,
+            "quarantined": 0,
+        }
+
+    def install_signal_handlers(self) -> None:
+        """SIGTERM/SIGINT: finish the message in hand, then exit."""
+
+        def _stop(signum: int, _frame: FrameType | None) -> None:
+            log.info("signal %d: finishing the current message, then stopping", signum)
+            self.stopping.set()
+
+        signal.signal(signal.SIGTERM, _stop)
+        signal.signal(signal.SIGINT, _stop)
+
+    def run(self) -> None:
+        """Process entries until :attr:`stopping` is set."""
+        self.spool.ensure()
+        if recovered := self.spool.recover():
+            log.info("recovered %d entries claimed by a worker that died", recovered)
+        while not self.stopping.is_set():
+            if not self.drain_once():
+                self.stopping.wait(self.config.poll_interval)
+
+    def drain_once(self) -> int:
+        """Process every entry that is due now; return how many were claimed."""
+        claimed = 0
+        for name in self.spool.pending():
+            if self.stopping.is_set():
+                break
+            claim = self.spool.claim(name)
+            if claim is None:
+                continue
+            claimed += 1
+            fault_point("after-claim")
+            if not self.handle(claim):
+                break  # the infrastructure is failing: back off instead of spinning
+        return claimed
+
+    def handle(self, claim: Claim) -> bool:
+        """Process one claimed entry; False when the database is unavailable."""
+        try:
+            outcome = self.processor.process(claim.entry_id, claim.raw, claim.envelope)
+        except TRANSIENT_ERRORS:
+            log.warning("entry %s: database unavailable, will retry", claim.entry_id)
+            self.spool.retry(claim, self.config.retry_delay, count_attempt=False)
+            self.stats["retried"] += 1
+            return False
+        except Exception as exc:
+            self._failed(claim, exc)
+            return True
+        fault_point("after-commit")
+        if outcome.status == "held":
+            self._quarantine(claim, outcome.reason, already_audited=True)
+        else:
+            self.spool.finish(claim)
+            self.stats[outcome.status] += 1
+            log.info("entry %s: %s (email %s)", claim.entry_id, outcome.status, outcome.email_id)
+        return True
+
+    def _failed(self, claim: Claim, exc: Exception) -> None:
+        # The class name only: exception text may quote message content or SQL.
+        log.warning(
+            "entry %s: attempt %d failed (%s)",
+            claim.entry_id,
+            claim.attempt,
+            type(exc).__name__,
+            exc_info=log.isEnabledFor(logging.DEBUG),
+        )
+        if claim.attempt >= self.config.max_attempts:
+            self._quarantine(
+                claim, f"processing failed {claim.attempt} times ({type(exc).__name__})"
+            )
+        else:
+            self.spool.retry(claim, self.config.retry_delay * claim.attempt)
+            self.stats["retried"] += 1
+
+    def _quarantine(self, claim: Claim, reason: str, already_audited: bool = False) -> None:
+        self.spool.quarantine(claim, reason)
+        self.stats["quarantined"] += 1
+        log.warning("entry %s: quarantined: %s", claim.entry_id, reason)
+        if already_audited:
+            return
+        try:
+            with self.sessions.begin() as session:
+                repo.audit(
+                    session, "worker", "message.quarantined", "spool", claim.entry_id, reason=reason
+                )
+        except DBAPIError:
+            log.warning(
+                "entry %s: could not audit the quarantine (database unavailable)", claim.entry_id
+            )
+
+
+def run_forever(worker: Worker) -> None:
+    """Entry point for ``bccrm worker``."""
+    worker.install_signal_handlers()
+    log.info("worker started")
+    started = time.monotonic()
+    worker.run()
+    log.info("worker stopped after %.0fs: %s", time.monotonic() - started, worker.stats)
