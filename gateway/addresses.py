@@ -9,9 +9,11 @@ lets local parts be case-sensitive, but no CRM or mail provider treats them so, 
 from __future__ import annotations
 
 import re
+import unicodedata
 
-# Deliberately strict: what CRM records and SMTP envelopes carry, not every RFC 5322 form.
-_LOCAL_RE = re.compile(r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]{1,64}$")
+# Dot-atom local parts (RFC 5322) widened to UTF-8 (RFC 6531: "łukasz@" is a valid mailbox).
+# Quoted local parts are not accepted: no CRM record or rep address needs them.
+_LOCAL_RE = re.compile(r"^[^\s\x00-\x1f\x7f()<>\[\]:;@\\,\"]{1,64}$")
 _LABEL_RE = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
 
 
@@ -32,7 +34,7 @@ def normalize_domain(domain: str) -> str:
 
 def normalize_address(address: str) -> str | None:
     """Canonical form of ``local@domain``, or ``None`` when it is not a usable address."""
-    text = address.strip().strip("<>").strip()
+    text = unicodedata.normalize("NFC", address.strip().strip("<>").strip())
     local, sep, domain = text.rpartition("@")
     if not sep or not _LOCAL_RE.match(local) or local.startswith(".") or ".." in local:
         return None

@@ -187,7 +187,15 @@ class _Reader:
         self.used.add(key)
         return _Reader(self.data.get(key, {}), self.name(key))
 
-    def get(self, key: str, kind: type[T], default: T) -> T:
+    def get(
+        self,
+        key: str,
+        kind: type[T],
+        default: T,
+        valid: Callable[[T], bool] | None = None,
+        problem: str = "",
+    ) -> T:
+        """The value of ``key``: checked for type first, then with ``valid``."""
         self.used.add(key)
         if key not in self.data:
             return default
@@ -196,6 +204,8 @@ class _Reader:
             value = float(value)
         if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
             raise ConfigError(f"{self.name(key)}: expected {kind.__name__}, got {value!r}")
+        if valid is not None and not valid(value):
+            raise ConfigError(f"{self.name(key)}: {problem}")
         return value
 
     def strings(self, key: str, default: tuple[str, ...]) -> tuple[str, ...]:
@@ -225,10 +235,6 @@ class _Reader:
             f'{self.name(key)}: expected a string, {{ env = "NAME" }} or {{ file = "path" }}'
         )
 
-    def check(self, key: str, ok: Callable[[Any], bool], problem: str) -> None:
-        if key in self.data and not ok(self.data[key]):
-            raise ConfigError(f"{self.name(key)}: {problem}")
-
     def finish(self) -> None:
         unknown = sorted(set(self.data) - self.used)
         if unknown:
@@ -237,9 +243,6 @@ class _Reader:
 
 def _gateway(r: _Reader) -> GatewayConfig:
     d = GatewayConfig()
-    r.check("port", lambda v: isinstance(v, int) and 0 <= v <= 65535, "must be 0..65535")
-    r.check("max_message_size", lambda v: isinstance(v, int) and v >= 1024, "must be >= 1024")
-    r.check("hostname", lambda v: isinstance(v, str) and v.strip() != "", "must not be empty")
     networks = []
     for text in r.strings("trusted_networks", tuple(str(n) for n in d.trusted_networks)):
         try:
@@ -248,9 +251,15 @@ def _gateway(r: _Reader) -> GatewayConfig:
             raise ConfigError(f"{r.name('trusted_networks')}: {text!r} is not a network") from None
     cfg = GatewayConfig(
         host=r.get("host", str, d.host),
-        port=r.get("port", int, d.port),
-        hostname=r.get("hostname", str, d.hostname),
-        max_message_size=r.get("max_message_size", int, d.max_message_size),
+        port=r.get("port", int, d.port, lambda v: 0 <= v <= 65535, "must be 0..65535"),
+        hostname=r.get("hostname", str, d.hostname, lambda v: v.strip() != "", "must be set"),
+        max_message_size=r.get(
+            "max_message_size",
+            int,
+            d.max_message_size,
+            lambda v: v >= 1024,
+            "must be at least 1024 bytes",
+        ),
         trusted_networks=tuple(networks),
     )
     r.finish()
@@ -259,17 +268,20 @@ def _gateway(r: _Reader) -> GatewayConfig:
 
 def _worker(r: _Reader) -> WorkerConfig:
     d = WorkerConfig()
-    r.check("max_attempts", lambda v: isinstance(v, int) and 1 <= v <= 100, "must be 1..100")
-    r.check(
-        "poll_interval",
-        lambda v: isinstance(v, int | float) and 0 < v <= 60,
-        "must be between 0 and 60 seconds",
-    )
-    r.check("retry_delay", lambda v: isinstance(v, int | float) and v >= 0, "must be >= 0")
     cfg = WorkerConfig(
-        max_attempts=r.get("max_attempts", int, d.max_attempts),
-        poll_interval=r.get("poll_interval", float, d.poll_interval),
-        retry_delay=r.get("retry_delay", float, d.retry_delay),
+        max_attempts=r.get(
+            "max_attempts", int, d.max_attempts, lambda v: 1 <= v <= 100, "must be 1..100"
+        ),
+        poll_interval=r.get(
+            "poll_interval",
+            float,
+            d.poll_interval,
+            lambda v: 0 < v <= 60,
+            "must be more than 0 and at most 60 seconds",
+        ),
+        retry_delay=r.get(
+            "retry_delay", float, d.retry_delay, lambda v: v >= 0, "must not be negative"
+        ),
     )
     r.finish()
     return cfg
@@ -293,7 +305,13 @@ def _database(r: _Reader, base_dir: Path) -> DatabaseConfig:
             url = prefix + str(base_dir / rest)
     cfg = DatabaseConfig(
         url=url,
-        sqlite_busy_timeout=r.get("sqlite_busy_timeout", float, d.sqlite_busy_timeout),
+        sqlite_busy_timeout=r.get(
+            "sqlite_busy_timeout",
+            float,
+            d.sqlite_busy_timeout,
+            lambda v: v >= 0,
+            "must not be negative",
+        ),
     )
     r.finish()
     return cfg
@@ -338,15 +356,21 @@ def _logging(r: _Reader) -> LoggingAddressesConfig:
 
 def _diagnostics(r: _Reader) -> DiagnosticsConfig:
     d = DiagnosticsConfig()
-    r.check(
-        "log_level",
-        lambda v: str(v).upper() in {"DEBUG", "INFO", "WARNING", "ERROR"},
-        "must be DEBUG, INFO, WARNING or ERROR",
-    )
-    r.check("log_format", lambda v: v in {"text", "json"}, "must be 'text' or 'json'")
     cfg = DiagnosticsConfig(
-        log_level=r.get("log_level", str, d.log_level).upper(),
-        log_format=r.get("log_format", str, d.log_format),
+        log_level=r.get(
+            "log_level",
+            str,
+            d.log_level,
+            lambda v: v.upper() in {"DEBUG", "INFO", "WARNING", "ERROR"},
+            "must be DEBUG, INFO, WARNING or ERROR",
+        ).upper(),
+        log_format=r.get(
+            "log_format",
+            str,
+            d.log_format,
+            lambda v: v in {"text", "json"},
+            "must be 'text' or 'json'",
+        ),
     )
     r.finish()
     return cfg

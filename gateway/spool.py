@@ -29,7 +29,7 @@ import json
 import os
 import secrets
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -101,6 +101,9 @@ def _fsync_dir(path: Path) -> None:
 class Spool:
     """The spool directory; safe for one edge and several workers on the same node."""
 
+    # The write layer's fsync; a seam for fault injection (EIO, ENOSPC) in tests.
+    fsync: Callable[[int], None] = staticmethod(os.fsync)
+
     def __init__(self, root: Path) -> None:
         self.root = root
         self.tmp, self.new, self.cur, self.quarantine_dir = (root / d for d in SUBDIRS)
@@ -129,7 +132,7 @@ class Spool:
                 handle.write(MAGIC + envelope.to_json() + b"\n")
                 handle.write(raw)
                 handle.flush()
-                os.fsync(handle.fileno())
+                self.fsync(handle.fileno())
             os.rename(tmp_path, self.new / entry_id)
             _fsync_dir(self.new)
         except OSError as exc:
@@ -245,6 +248,11 @@ class Spool:
         return recovered
 
     # -- inspection -------------------------------------------------------------------------
+
+    def peek(self, path: Path) -> tuple[Envelope, bytes]:
+        """Read an entry without claiming it (for admins and tests)."""
+        with path.open("rb") as handle:
+            return self._read(handle)
 
     def depth(self) -> dict[str, int]:
         """Number of entries in each state, for ``doctor`` and metrics."""

@@ -15,7 +15,7 @@ from gateway.cli.common import CliError, add_json_flag, open_app, print_json, su
 from gateway.config import Config
 from gateway.services.contacts import ContactService, CsvImportError
 from gateway.services.export import export_all
-from gateway.services.ingest import IngestService, IngestSummary, discover
+from gateway.services.ingest import IngestService, IngestSummary, Source, open_sources
 from gateway.services.users import UserError, UserService
 from gateway.smtp.routing import Router
 
@@ -119,12 +119,20 @@ def ingest(args: argparse.Namespace, config: Config) -> int:
     rcpt = args.rcpt or config.logging.addresses[0]
     if not Router(config.logging.addresses, ()).is_gateway_address(rcpt):
         raise CliError(f"--rcpt {rcpt}: not a configured logging address", code=2)
-    try:
-        sources = list(discover(args.paths))
-    except (FileNotFoundError, OSError) as exc:
-        raise CliError(str(exc)) from None
     service = IngestService(open_app(config).processor(), rcpt)
-    summary = IngestSummary()
+    try:
+        with open_sources(args.paths) as sources:
+            summary = _ingest_all(service, sources, dry_run=args.dry_run, quiet=args.json)
+    except OSError as exc:
+        raise CliError(str(exc)) from None
+    _report(args, summary)
+    return 1 if summary.outcomes["failed"] else 0
+
+
+def _ingest_all(
+    service: IngestService, sources: list[Source], dry_run: bool, quiet: bool
+) -> IngestSummary:
+    summary = IngestSummary(total=len(sources))
     console = Console(stderr=True)
     columns = (
         TextColumn("{task.description}"),
@@ -133,12 +141,12 @@ def ingest(args: argparse.Namespace, config: Config) -> int:
         TimeRemainingColumn(),
     )
     with Progress(
-        *columns, console=console, transient=True, disable=args.json or not console.is_terminal
+        *columns, console=console, transient=True, disable=quiet or not console.is_terminal
     ) as progress:
         task = progress.add_task("ingesting", total=len(sources))
         for source in sources:
             try:
-                outcome = service.ingest(source, dry_run=args.dry_run)
+                outcome = service.ingest(source, dry_run=dry_run)
             except (OSError, ValueError) as exc:
                 summary.outcomes["failed"] += 1
                 summary.problems.append((source.label, f"unreadable ({type(exc).__name__})"))
@@ -147,11 +155,11 @@ def ingest(args: argparse.Namespace, config: Config) -> int:
                 if outcome.status == "held":
                     summary.problems.append((source.label, f"held: {outcome.reason}"))
             progress.advance(task)
-    _report(args, summary, len(sources))
-    return 1 if summary.outcomes["failed"] else 0
+    return summary
 
 
-def _report(args: argparse.Namespace, summary: IngestSummary, total: int) -> None:
+def _report(args: argparse.Namespace, summary: IngestSummary) -> None:
+    total = summary.total
     if args.json:
         print_json(
             {

@@ -156,18 +156,16 @@ class ContactService:
         return _Row(line, email, fields, phone, tuple(others))
 
     def _upsert(self, session: Session, row: _Row) -> str:
+        """Identity is the row's ``email``; its other addresses must not belong to anyone else
+        (merging two people because of a typo in a spreadsheet is not an import's call)."""
         if is_internal(row.email, self.org.domains):
             raise ValueError(f"{row.email} is an address of the organisation, not a contact")
-        owners = set(
-            session.scalars(
-                select(ContactEmail.contact_id).where(
-                    ContactEmail.email.in_((row.email, *row.other_emails))
-                )
-            )
-        )
-        if len(owners) > 1:
-            raise ValueError("the row's addresses belong to different contacts")
-        if not owners:
+        owner = repo.contact_id_by_email(session, row.email)
+        for other in row.other_emails:
+            other_owner = repo.contact_id_by_email(session, other)
+            if other_owner is not None and other_owner != owner:
+                raise ValueError(f"{other} already belongs to contact {other_owner}")
+        if owner is None:
             contact = repo.create_contact(
                 session,
                 row.email,
@@ -178,7 +176,7 @@ class ContactService:
             )
             self._apply(session, contact, row)
             return "created"
-        contact = session.get_one(Contact, owners.pop())
+        contact = session.get_one(Contact, owner)
         return "updated" if self._apply(session, contact, row) else "unchanged"
 
     def _apply(self, session: Session, contact: Contact, row: _Row) -> bool:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import mailbox
 from collections import Counter
 from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -34,6 +35,7 @@ class Source:
 
 @dataclass
 class IngestSummary:
+    total: int = 0
     outcomes: Counter[str] = field(default_factory=Counter)
     problems: list[tuple[str, str]] = field(default_factory=list)
 
@@ -42,27 +44,36 @@ def is_maildir(path: Path) -> bool:
     return all((path / sub).is_dir() for sub in ("cur", "new", "tmp"))
 
 
-def discover(paths: list[Path]) -> Iterator[Source]:
-    """Every message under ``paths``; raise FileNotFoundError for a path that is missing."""
-    for path in paths:
-        if not path.exists():
-            raise FileNotFoundError(f"{path}: no such file or directory")
-        yield from _discover_one(path)
+@contextmanager
+def open_sources(paths: list[Path]) -> Iterator[list[Source]]:
+    """Every message under ``paths``, with the mailboxes they need open until the block ends.
+
+    Raise ``FileNotFoundError`` for a path that does not exist.
+    """
+    with ExitStack() as stack:
+        sources: list[Source] = []
+        for path in paths:
+            if not path.exists():
+                raise FileNotFoundError(f"{path}: no such file or directory")
+            sources.extend(_discover(path, stack))
+        yield sources
 
 
-def _discover_one(path: Path) -> Iterator[Source]:
+def _discover(path: Path, stack: ExitStack) -> Iterator[Source]:
     if path.is_dir():
         if is_maildir(path):
             yield from _from_mailbox(path, mailbox.Maildir(path, factory=None, create=False))
             return
         for child in sorted(path.iterdir()):
             if child.is_dir() or child.suffix.lower() in (".eml", ".mbox", ".msg"):
-                yield from _discover_one(child)
+                yield from _discover(child, stack)
         return
     with path.open("rb") as handle:
         starts_mbox = handle.read(len(MBOX_MAGIC)) == MBOX_MAGIC
     if starts_mbox:
-        yield from _from_mailbox(path, mailbox.mbox(path, create=False))
+        box = mailbox.mbox(path, create=False)
+        stack.callback(box.close)
+        yield from _from_mailbox(path, box)
     else:
         yield Source(str(path), path.read_bytes)
 

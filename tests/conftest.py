@@ -1,0 +1,124 @@
+"""Shared fixtures: real databases (SQLite always, PostgreSQL when configured), real spools,
+configs written to disk and read back the way users' configs are."""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from gateway.app import App, build_app
+from gateway.config import Config, load_config
+from gateway.crm.db import upgrade
+
+PG_ENV = "BCCRM_TEST_DATABASE_URL"
+PG_URL = os.environ.get(PG_ENV, "")
+
+BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    if PG_URL:
+        return f"bccrm: PostgreSQL tests against {PG_URL.rpartition('@')[2]}"
+    return f"bccrm: PostgreSQL tests skipped ({PG_ENV} is not set)"
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if PG_URL:
+        return
+    skip = pytest.mark.skip(reason=f"{PG_ENV} is not set (CI sets it)")
+    for item in items:
+        if "postgres" in item.keywords:
+            item.add_marker(skip)
+
+
+@pytest.fixture(params=BACKENDS)
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A fresh, empty database: a SQLite file, or a private PostgreSQL schema."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'bccrm.db'}"
+        return
+    schema = f"bccrm_test_{secrets.token_hex(6)}"
+    admin = create_engine(PG_URL)
+    with admin.begin() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    separator = "&" if "?" in PG_URL else "?"
+    try:
+        yield f"{PG_URL}{separator}options=-csearch_path%3D{schema}"
+    finally:
+        with admin.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
+def toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(toml_value(v) for v in value) + "]"
+    return str(value)
+
+
+def write_config(path: Path, sections: dict[str, dict[str, Any]]) -> Path:
+    lines = []
+    for section, values in sections.items():
+        lines.append(f"[{section}]")
+        lines.extend(f"{key} = {toml_value(value)}" for key, value in values.items())
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+ConfigFactory = Callable[..., Config]
+
+
+@pytest.fixture
+def make_config(tmp_path: Path, database_url: str) -> ConfigFactory:
+    """Write a bccrm.toml into tmp_path (overrides per section) and load it."""
+
+    def make(**overrides: dict[str, Any]) -> Config:
+        sections: dict[str, dict[str, Any]] = {
+            "gateway": {"host": "127.0.0.1", "port": 0, "hostname": "bccrm.test"},
+            "spool": {"path": "spool"},
+            "worker": {"retry_delay": 0, "poll_interval": 0.05},
+            "database": {"url": database_url},
+            "organization": {"domains": ["example.com"], "default_region": "PL"},
+            "logging": {"addresses": ["log@crm.example.com"]},
+        }
+        for section, values in overrides.items():
+            sections.setdefault(section, {}).update(values)
+        return load_config(write_config(tmp_path / "bccrm.toml", sections))
+
+    return make
+
+
+@pytest.fixture
+def config(make_config: ConfigFactory) -> Config:
+    return make_config()
+
+
+@pytest.fixture
+def app(config: Config) -> Iterator[App]:
+    """A bccrm app on a migrated, empty database with an empty spool."""
+    instance = build_app(config)
+    upgrade(instance.engine)
+    instance.spool.ensure()
+    yield instance
+    instance.close()
+
+
+@pytest.fixture(autouse=True)
+def _restore_bccrm_logging() -> Iterator[None]:
+    """``bccrm`` CLI calls point the logger at the current stderr; put it back afterwards so a
+    later test never writes to a closed capture stream."""
+    logger = logging.getLogger("bccrm")
+    saved = (logger.handlers[:], logger.level, logger.propagate)
+    yield
+    logger.handlers[:], logger.level, logger.propagate = saved

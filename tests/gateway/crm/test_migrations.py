@@ -1,0 +1,56 @@
+"""Models and migrations agree: an empty database upgraded to head has no drift."""
+
+from __future__ import annotations
+
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import inspect
+
+from gateway.config import Config
+from gateway.crm import Base
+from gateway.crm.db import current_revision, head_revision, make_engine, upgrade
+
+
+def test_upgrade_head_matches_models(config: Config) -> None:
+    engine = make_engine(config.database)
+    try:
+        upgrade(engine)
+        assert current_revision(engine) == head_revision(engine)
+        with engine.connect() as conn:
+            diff = compare_metadata(
+                MigrationContext.configure(conn, opts={"compare_type": True}), Base.metadata
+            )
+        assert diff == []
+    finally:
+        engine.dispose()
+
+
+def test_upgrade_is_idempotent(config: Config) -> None:
+    engine = make_engine(config.database)
+    try:
+        upgrade(engine)
+        upgrade(engine)
+        tables = set(inspect(engine).get_table_names())
+        assert set(Base.metadata.tables) <= tables
+    finally:
+        engine.dispose()
+
+
+def test_sqlite_is_opened_for_durability(config: Config) -> None:
+    if not config.database.url.startswith("sqlite"):
+        return
+    engine = make_engine(config.database)
+    try:
+        with engine.connect() as conn:
+            pragmas = {
+                name: conn.exec_driver_sql(f"PRAGMA {name}").scalar()
+                for name in ("journal_mode", "synchronous", "foreign_keys", "busy_timeout")
+            }
+    finally:
+        engine.dispose()
+    assert pragmas == {
+        "journal_mode": "wal",
+        "synchronous": 2,
+        "foreign_keys": 1,
+        "busy_timeout": 30000,
+    }

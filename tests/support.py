@@ -1,0 +1,110 @@
+"""Test helpers: message builders, an edge on a loopback port, draining the spool."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from email.message import EmailMessage
+from email.utils import format_datetime, make_msgid
+from typing import Any
+
+from gateway.app import App
+from gateway.config import Config
+from gateway.services.users import UserService
+from gateway.smtp.server import serve
+from gateway.spool import Spool
+
+LOG = "log@crm.example.com"
+
+
+def make_message(
+    sender: str = "Anna Nowak <anna@example.com>",
+    to: str = "Jan Kowalski <jan@acme.pl>",
+    subject: str = "Oferta na wdrożenie",
+    body: str = "Dzień dobry,\n\nw załączeniu oferta.\n\nAnna\n",
+    message_id: str | None = None,
+    cc: str | None = None,
+    attachment: tuple[str, bytes] | None = None,
+    **headers: str,
+) -> bytes:
+    msg = EmailMessage()
+    msg["From"] = sender
+    msg["To"] = to
+    if cc:
+        msg["Cc"] = cc
+    msg["Subject"] = subject
+    msg["Date"] = format_datetime(datetime(2026, 11, 2, 9, 30, tzinfo=UTC))
+    msg["Message-ID"] = message_id or make_msgid(domain="example.com")
+    for name, value in headers.items():
+        msg[name.replace("_", "-")] = value
+    msg.set_content(body)
+    if attachment:
+        name, data = attachment
+        msg.add_attachment(data, maintype="application", subtype="pdf", filename=name)
+    return msg.as_bytes()
+
+
+def add_user(app: App, email: str, name: str = "", *aliases: str) -> int:
+    return UserService(app.sessions).add(email, name or email, tuple(aliases)).id
+
+
+def drain(app: App) -> dict[str, int]:
+    """Run a worker in this process until nothing is due; return its counters."""
+    worker = app.worker()
+    while worker.drain_once():
+        pass
+    return worker.stats
+
+
+class Edge:
+    """bccrm's SMTP edge on 127.0.0.1 in a background thread, on a free port."""
+
+    def __init__(self, config: Config, spool: Spool | None = None) -> None:
+        self.config = config
+        self.spool = spool or Spool(config.spool.path)
+        self.port = 0
+        self._ready = threading.Event()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stop: asyncio.Event | None = None
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self.error: BaseException | None = None
+
+    def _run(self) -> None:
+        async def main() -> None:
+            self._loop = asyncio.get_running_loop()
+            self._stop = asyncio.Event()
+            await serve(self.config, self.spool, self._stop, ready=self._set_port)
+
+        try:
+            asyncio.run(main())
+        except BaseException as exc:
+            self.error = exc
+            self._ready.set()
+
+    def _set_port(self, port: int) -> None:
+        self.port = port
+        self._ready.set()
+
+    def start(self) -> Edge:
+        self.spool.ensure()
+        self._thread.start()
+        if not self._ready.wait(10) or self.error:
+            raise RuntimeError(f"edge did not start: {self.error!r}")
+        return self
+
+    def stop(self) -> None:
+        if self._loop and self._stop:
+            self._loop.call_soon_threadsafe(self._stop.set)
+        self._thread.join(10)
+
+
+@contextmanager
+def running_edge(config: Config, **kwargs: Any) -> Iterator[Edge]:
+    edge = Edge(config, **kwargs).start()
+    try:
+        yield edge
+    finally:
+        edge.stop()
