@@ -6,6 +6,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -119,3 +120,28 @@ def test_worker_killed_mid_message_logs_it_exactly_once_after_restart(app: App, 
     with app.sessions() as session:
         email = session.scalars(select(Email)).one()
         assert len(email.loggers) == 1
+
+
+@pytest.mark.slow
+def test_worker_exits_0_on_sigterm_and_leaves_no_claim(app: App) -> None:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "gateway", "--config", str(app.config.source), "worker"],
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        for n in range(5):
+            app.spool.store(make_message(message_id=f"<t{n}@x>"), ENVELOPE)
+        deadline = time.monotonic() + 30
+        while count_emails(app) < 5 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        process.send_signal(signal.SIGTERM)
+        _, err = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+    assert process.returncode == 0, err
+    assert "worker stopped" in err
+    assert count_emails(app) == 5
+    assert list(app.spool.cur.iterdir()) == []
