@@ -11,12 +11,29 @@ from __future__ import annotations
 import ipaddress
 import os
 import tomllib
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
 from gateway.addresses import normalize_domain
+from gateway.config_reader import ConfigError, Reader
+from gateway.config_trust import (
+    AuthConfig,
+    DkimConfig,
+    LimitsConfig,
+    TeamInbox,
+    TlsConfig,
+    VerifyConfig,
+    parse_auth,
+    parse_dkim,
+    parse_limits,
+    parse_team_inboxes,
+    parse_tls,
+    parse_verify,
+)
+
+__all__ = ["Config", "ConfigError", "find_config_path", "load_config", "parse_config"]
 
 T = TypeVar("T")
 
@@ -63,16 +80,13 @@ DEFAULT_FREE_MAIL = (
 )
 
 
-class ConfigError(ValueError):
-    """The configuration is invalid; the message names the key and the problem."""
-
-
 @dataclass(frozen=True)
 class GatewayConfig:
     host: str = "127.0.0.1"
     port: int = 2525
     hostname: str = "bccrm.localhost"
     max_message_size: int = 10_240_000
+    protocol: str = "smtp"
     trusted_networks: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = (
         ipaddress.ip_network("127.0.0.0/8"),
         ipaddress.ip_network("::1/128"),
@@ -124,6 +138,12 @@ class Config:
     organization: OrganizationConfig = field(default_factory=OrganizationConfig)
     logging: LoggingAddressesConfig = field(default_factory=LoggingAddressesConfig)
     diagnostics: DiagnosticsConfig = field(default_factory=DiagnosticsConfig)
+    limits: LimitsConfig = field(default_factory=LimitsConfig)
+    tls: TlsConfig = field(default_factory=TlsConfig)
+    auth: AuthConfig = field(default_factory=AuthConfig)
+    dkim: DkimConfig = field(default_factory=DkimConfig)
+    verify: VerifyConfig = field(default_factory=VerifyConfig)
+    team_inboxes: tuple[TeamInbox, ...] = ()
     source: Path | None = None
 
 
@@ -155,93 +175,30 @@ def load_config(path: Path) -> Config:
 
 def parse_config(data: Mapping[str, Any], base_dir: Path, source: Path | None = None) -> Config:
     """Build a :class:`Config` from parsed TOML; unknown sections and keys are errors."""
-    sections = _Reader(data, "")
+    sections = Reader(data, "")
+    logging_config = _logging(sections.section("logging"))
+    sections.used.add("team_inbox")
     config = Config(
         gateway=_gateway(sections.section("gateway")),
         spool=SpoolConfig(path=_path(sections.section("spool"), "path", base_dir)),
         worker=_worker(sections.section("worker")),
         database=_database(sections.section("database"), base_dir),
         organization=_organization(sections.section("organization")),
-        logging=_logging(sections.section("logging")),
+        logging=logging_config,
         diagnostics=_diagnostics(sections.section("diagnostics")),
+        limits=parse_limits(sections.section("limits")),
+        tls=parse_tls(sections.section("tls"), base_dir),
+        auth=parse_auth(sections.section("auth")),
+        dkim=parse_dkim(sections.section("dkim")),
+        verify=parse_verify(sections.section("verify")),
+        team_inboxes=parse_team_inboxes(data.get("team_inbox", []), logging_config.addresses),
         source=source,
     )
     sections.finish()
     return config
 
 
-class _Reader:
-    """Typed access to one TOML table that remembers which keys were used."""
-
-    def __init__(self, data: Mapping[str, Any], prefix: str) -> None:
-        if not isinstance(data, Mapping):
-            raise ConfigError(f"{prefix or 'config'}: must be a table")
-        self.data = data
-        self.prefix = prefix
-        self.used: set[str] = set()
-
-    def name(self, key: str) -> str:
-        return f"{self.prefix}.{key}" if self.prefix else key
-
-    def section(self, key: str) -> _Reader:
-        self.used.add(key)
-        return _Reader(self.data.get(key, {}), self.name(key))
-
-    def get(
-        self,
-        key: str,
-        kind: type[T],
-        default: T,
-        valid: Callable[[T], bool] | None = None,
-        problem: str = "",
-    ) -> T:
-        """The value of ``key``: checked for type first, then with ``valid``."""
-        self.used.add(key)
-        if key not in self.data:
-            return default
-        value = self.data[key]
-        if kind is float and isinstance(value, int) and not isinstance(value, bool):
-            value = float(value)
-        if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
-            raise ConfigError(f"{self.name(key)}: expected {kind.__name__}, got {value!r}")
-        if valid is not None and not valid(value):
-            raise ConfigError(f"{self.name(key)}: {problem}")
-        return value
-
-    def strings(self, key: str, default: tuple[str, ...]) -> tuple[str, ...]:
-        value = self.get(key, list, list(default))
-        if not all(isinstance(item, str) for item in value):
-            raise ConfigError(f"{self.name(key)}: expected a list of strings")
-        return tuple(value)
-
-    def secret(self, key: str, default: str) -> str:
-        """A string given inline, as ``{ env = "NAME" }`` or as ``{ file = "path" }``."""
-        self.used.add(key)
-        value = self.data.get(key, default)
-        if isinstance(value, str):
-            return value
-        if isinstance(value, Mapping) and set(value) == {"env"}:
-            if (found := os.environ.get(str(value["env"]))) is None:
-                raise ConfigError(f"{self.name(key)}: environment variable {value['env']} unset")
-            return found
-        if isinstance(value, Mapping) and set(value) == {"file"}:
-            try:
-                return Path(str(value["file"])).read_text(encoding="utf-8").strip()
-            except OSError as exc:
-                raise ConfigError(
-                    f"{self.name(key)}: cannot read {value['file']}: {exc.strerror}"
-                ) from None
-        raise ConfigError(
-            f'{self.name(key)}: expected a string, {{ env = "NAME" }} or {{ file = "path" }}'
-        )
-
-    def finish(self) -> None:
-        unknown = sorted(set(self.data) - self.used)
-        if unknown:
-            raise ConfigError(f"{self.name(unknown[0])}: unknown option")
-
-
-def _gateway(r: _Reader) -> GatewayConfig:
+def _gateway(r: Reader) -> GatewayConfig:
     d = GatewayConfig()
     networks = []
     for text in r.strings("trusted_networks", tuple(str(n) for n in d.trusted_networks)):
@@ -261,12 +218,15 @@ def _gateway(r: _Reader) -> GatewayConfig:
             "must be at least 1024 bytes",
         ),
         trusted_networks=tuple(networks),
+        protocol=r.get(
+            "protocol", str, d.protocol, lambda v: v in ("smtp", "lmtp"), "must be 'smtp' or 'lmtp'"
+        ),
     )
     r.finish()
     return cfg
 
 
-def _worker(r: _Reader) -> WorkerConfig:
+def _worker(r: Reader) -> WorkerConfig:
     d = WorkerConfig()
     cfg = WorkerConfig(
         max_attempts=r.get(
@@ -287,15 +247,15 @@ def _worker(r: _Reader) -> WorkerConfig:
     return cfg
 
 
-def _path(r: _Reader, key: str, base_dir: Path) -> Path:
+def _path(r: Reader, key: str, base_dir: Path) -> Path:
     value = Path(r.get(key, str, str(SpoolConfig.path)))
     r.finish()
     return value if value.is_absolute() else base_dir / value
 
 
-def _database(r: _Reader, base_dir: Path) -> DatabaseConfig:
+def _database(r: Reader, base_dir: Path) -> DatabaseConfig:
     d = DatabaseConfig()
-    url = r.secret("url", d.url)
+    url = r.secret("url", d.url, base_dir)
     if "://" not in url:
         raise ConfigError(f"{r.name('url')}: expected a URL such as sqlite:///bccrm.db")
     prefix = "sqlite:///"
@@ -317,24 +277,26 @@ def _database(r: _Reader, base_dir: Path) -> DatabaseConfig:
     return cfg
 
 
-def _organization(r: _Reader) -> OrganizationConfig:
+def _organization(r: Reader) -> OrganizationConfig:
     d = OrganizationConfig()
     region = r.get("default_region", str, d.default_region)
     if len(region) != 2 or not region.isalpha():
         raise ConfigError(f"{r.name('default_region')}: expected a two-letter region like 'PL'")
-    try:
-        domains = tuple(normalize_domain(x) for x in r.strings("domains", d.domains))
-        free = tuple(
-            normalize_domain(x) for x in r.strings("free_mail_domains", d.free_mail_domains)
-        )
-    except ValueError as exc:
-        raise ConfigError(f"{r.name('domains')}: {exc}") from None
+    domains = _domains(r, "domains", d.domains)
+    free = _domains(r, "free_mail_domains", d.free_mail_domains)
     cfg = OrganizationConfig(domains=domains, default_region=region.upper(), free_mail_domains=free)
     r.finish()
     return cfg
 
 
-def _logging(r: _Reader) -> LoggingAddressesConfig:
+def _domains(r: Reader, key: str, default: tuple[str, ...]) -> tuple[str, ...]:
+    try:
+        return tuple(normalize_domain(x) for x in r.strings(key, default))
+    except ValueError as exc:
+        raise ConfigError(f"{r.name(key)}: {exc}") from None
+
+
+def _logging(r: Reader) -> LoggingAddressesConfig:
     from gateway.addresses import normalize_address  # noqa: PLC0415 - avoids a cycle at import
 
     addresses = r.strings("addresses", LoggingAddressesConfig.addresses)
@@ -354,7 +316,7 @@ def _logging(r: _Reader) -> LoggingAddressesConfig:
     return cfg
 
 
-def _diagnostics(r: _Reader) -> DiagnosticsConfig:
+def _diagnostics(r: Reader) -> DiagnosticsConfig:
     d = DiagnosticsConfig()
     cfg = DiagnosticsConfig(
         log_level=r.get(

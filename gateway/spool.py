@@ -41,6 +41,14 @@ SUBDIRS = ("tmp", "new", "cur", "quarantine")
 class SpoolError(Exception):
     """The spool could not store or move an entry (disk full, I/O error, permissions)."""
 
+    def __init__(self, message: str, errno_: int | None = None) -> None:
+        super().__init__(message)
+        self.errno = errno_
+
+    @property
+    def disk_full(self) -> bool:
+        return self.errno in (errno.ENOSPC, errno.EDQUOT)
+
 
 @dataclass(frozen=True)
 class Envelope:
@@ -52,7 +60,14 @@ class Envelope:
     helo: str = ""
     received_at: float = field(default_factory=time.time)
     transport: str = "smtp"
+    # Transport proofs, established by the edge: the peer is in trusted_networks, the client
+    # authenticated as a user (SMTP AUTH), or it used a user's secret logging address.
+    trusted_peer: bool = False
+    tls: bool = False
     auth_user: str | None = None
+    token_user: str | None = None
+    # Set when an admin released the message from quarantine (their address or "cli:<login>").
+    released_by: str | None = None
 
     def to_json(self) -> bytes:
         data = asdict(self)
@@ -98,6 +113,64 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
+class EntryWriter:
+    """A spool entry being received: :meth:`write` pieces, then :meth:`commit` or :meth:`abort`.
+
+    A failure leaves no file behind. Write errors are remembered and reported by ``commit`` so a
+    streaming caller can keep reading the client's data and answer once, at the end. After an
+    fsync error the descriptor is abandoned, never retried: on Linux a failed fsync may have
+    dropped the dirty pages (the "fsyncgate" problem), so a retry could report false success.
+    """
+
+    def __init__(self, spool: Spool, envelope: Envelope) -> None:
+        self.spool = spool
+        self.entry_id = new_entry_id()
+        self.path = spool.tmp / self.entry_id
+        self.error: OSError | None = None
+        self.size = 0
+        try:
+            fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except OSError as exc:
+            raise SpoolError(f"cannot create spool file: {exc.strerror}", exc.errno) from exc
+        self.handle = os.fdopen(fd, "wb", buffering=1 << 16)
+        self._write(MAGIC + envelope.to_json() + b"\n")
+
+    def _write(self, data: bytes) -> None:
+        if self.error is None:
+            try:
+                self.handle.write(data)
+            except OSError as exc:
+                self.error = exc
+
+    def write(self, data: bytes) -> None:
+        self.size += len(data)
+        self._write(data)
+
+    def commit(self) -> str:
+        """fsync, rename into ``new/``, fsync the directory; return the entry id."""
+        try:
+            if self.error is not None:
+                raise self.error
+            self.handle.flush()
+            self.spool.fsync(self.handle.fileno())
+            self.handle.close()
+            os.rename(self.path, self.spool.new / self.entry_id)
+            _fsync_dir(self.spool.new)
+        except OSError as exc:
+            self.abort()
+            with contextlib.suppress(OSError):
+                (self.spool.new / self.entry_id).unlink()
+            raise SpoolError(f"cannot write spool file: {exc.strerror}", exc.errno) from exc
+        return self.entry_id
+
+    def abort(self) -> None:
+        """Forget the entry (client gone, limits exceeded, write failed)."""
+        with contextlib.suppress(OSError):
+            self.handle.close()
+        with contextlib.suppress(OSError):
+            self.path.unlink()
+
+
 class Spool:
     """The spool directory; safe for one edge and several workers on the same node."""
 
@@ -116,32 +189,19 @@ class Spool:
     # -- writing (edge, mailgate, ingest) ------------------------------------------------
 
     def store(self, raw: bytes, envelope: Envelope) -> str:
-        """Durably store one message and return its id; raise :class:`SpoolError` on failure.
+        """Durably store one message and return its id; raise :class:`SpoolError` on failure."""
+        writer = self.open_entry(envelope)
+        writer.write(raw)
+        return writer.commit()
 
-        A failure leaves no file behind. After an fsync error the descriptor is abandoned, never
-        retried: on Linux a failed fsync may have dropped the dirty pages (the "fsyncgate" issue).
-        """
-        entry_id = new_entry_id()
-        tmp_path = self.tmp / entry_id
-        try:
-            fd = os.open(tmp_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        except OSError as exc:
-            raise SpoolError(f"cannot create spool file: {exc.strerror}") from exc
-        try:
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(MAGIC + envelope.to_json() + b"\n")
-                handle.write(raw)
-                handle.flush()
-                self.fsync(handle.fileno())
-            os.rename(tmp_path, self.new / entry_id)
-            _fsync_dir(self.new)
-        except OSError as exc:
-            with contextlib.suppress(OSError):
-                tmp_path.unlink()
-            with contextlib.suppress(OSError):
-                (self.new / entry_id).unlink()
-            raise SpoolError(f"cannot write spool file: {exc.strerror}") from exc
-        return entry_id
+    def open_entry(self, envelope: Envelope) -> EntryWriter:
+        """Start an entry that is written in pieces (the edge streams DATA into it)."""
+        return EntryWriter(self, envelope)
+
+    def free_bytes(self) -> int:
+        """Free space on the spool's file system, for the 452 4.3.1 check."""
+        stats = os.statvfs(self.root)
+        return stats.f_bavail * stats.f_frsize
 
     # -- claiming (workers) ---------------------------------------------------------------
 
@@ -269,3 +329,63 @@ class Spool:
         for note in sorted(self.quarantine_dir.glob("*.error.json")):
             with contextlib.suppress(OSError, ValueError):
                 yield json.loads(note.read_text())
+
+    # -- quarantine (admins) ----------------------------------------------------------------
+
+    def quarantine_path(self, entry_id: str) -> Path:
+        """Where quarantined entry ``entry_id`` lives. :class:`ValueError` unless ``entry_id``
+        has the form :func:`new_entry_id` makes, so an untrusted id (``../x``) never becomes a
+        path."""
+        if not is_entry_id(entry_id):
+            raise ValueError("not a spool entry id")
+        return self.quarantine_dir / entry_id
+
+    def quarantined_ids(self) -> list[str]:
+        """Ids of the entries in quarantine, with or without a note beside them."""
+        with os.scandir(self.quarantine_dir) as it:
+            return sorted(item.name for item in it if is_entry_id(item.name))
+
+    def quarantine_note(self, entry_id: str) -> dict[str, Any] | None:
+        """The note written when ``entry_id`` was quarantined; None if missing or unreadable."""
+        path = self.quarantine_path(entry_id).with_name(f"{entry_id}.error.json")
+        try:
+            note = json.loads(path.read_bytes())
+        except (OSError, ValueError):
+            return None
+        return note if isinstance(note, dict) else None
+
+    @contextlib.contextmanager
+    def open_quarantined(self, entry_id: str) -> Iterator[BinaryIO]:
+        """Open a quarantined entry under an exclusive lock, so that two admins cannot release
+        or drop it twice. :class:`FileNotFoundError` when it is gone, also when it went while we
+        opened it; :class:`BlockingIOError` while someone else holds it."""
+        path = self.quarantine_path(entry_id)
+        with path.open("rb") as handle:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            if os.fstat(handle.fileno()).st_nlink == 0:
+                raise FileNotFoundError(errno.ENOENT, "no longer in quarantine", entry_id)
+            yield handle
+
+    @staticmethod
+    def read_entry(handle: BinaryIO, limit: int = -1) -> tuple[Envelope, bytes]:
+        """The envelope and the first ``limit`` bytes of the message (all of it by default) of an
+        open entry; ValueError, UnicodeError or TypeError when the file is not a spool entry."""
+        first = handle.readline()
+        if not first.startswith(MAGIC):
+            raise ValueError("not a bccrm spool entry")
+        return Envelope.from_json(first[len(MAGIC) :]), handle.read(limit)
+
+    def remove_quarantined(self, entry_id: str) -> None:
+        """Delete a quarantined entry, then its note (a note without an entry is ignored)."""
+        path = self.quarantine_path(entry_id)
+        path.unlink()
+        path.with_name(f"{entry_id}.error.json").unlink(missing_ok=True)
+        _fsync_dir(self.quarantine_dir)
+
+
+_ID_DIGITS = frozenset("0123456789ABCDEF")
+
+
+def is_entry_id(text: str) -> bool:
+    """True for names :func:`new_entry_id` makes: 22 upper-case hex digits, nothing else."""
+    return len(text) == 22 and _ID_DIGITS.issuperset(text)

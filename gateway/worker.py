@@ -27,6 +27,8 @@ from gateway.spool import Claim, Spool
 log = logging.getLogger("bccrm.worker")
 
 # Not the message's fault: retried later without counting an attempt.
+MIN_BACKOFF, MAX_BACKOFF = 1.0, 60.0
+
 TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (OperationalError,)
 
 
@@ -43,6 +45,7 @@ class Worker:
         self.sessions = sessions
         self.config = config
         self.stopping = threading.Event()
+        self.degraded = False  # the database failed during the last pass
         self.stats = {
             "logged": 0,
             "duplicate": 0,
@@ -67,13 +70,22 @@ class Worker:
         self.spool.ensure()
         if recovered := self.spool.recover():
             log.info("recovered %d entries claimed by a worker that died", recovered)
+        backoff = MIN_BACKOFF
         while not self.stopping.is_set():
-            if not self.drain_once():
-                self.stopping.wait(self.config.poll_interval)
+            claimed = self.drain_once()
+            if self.degraded:
+                # The database is failing: pause instead of claiming entry after entry.
+                self.stopping.wait(backoff)
+                backoff = min(backoff * 2, MAX_BACKOFF)
+            else:
+                backoff = MIN_BACKOFF
+                if not claimed:
+                    self.stopping.wait(self.config.poll_interval)
 
     def drain_once(self) -> int:
         """Process every entry that is due now; return how many were claimed."""
         claimed = 0
+        self.degraded = False
         for name in self.spool.pending():
             if self.stopping.is_set():
                 break
@@ -81,9 +93,15 @@ class Worker:
             if claim is None:
                 continue
             claimed += 1
+            if claim.attempt > self.config.max_attempts:
+                # Every claim counts an attempt, so the earlier ones ended with the worker
+                # dying (killed, out of memory, a crash in C code): never try a fourth time.
+                self._quarantine(claim, f"processing stopped the worker {claim.attempt - 1} times")
+                continue
             fault_point("after-claim")
             if not self.handle(claim):
-                break  # the infrastructure is failing: back off instead of spinning
+                self.degraded = True
+                break
         return claimed
 
     def handle(self, claim: Claim) -> bool:

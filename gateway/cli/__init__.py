@@ -13,8 +13,8 @@ from collections.abc import Sequence
 from sqlalchemy.exc import OperationalError
 
 from gateway.cli import admin, data, run
-from gateway.cli.common import CliError
-from gateway.config import ConfigError, find_config_path, load_config
+from gateway.cli.common import CliError, close_apps
+from gateway.config import Config, ConfigError, find_config_path, load_config
 from gateway.crm.db import SchemaOutOfDate
 from gateway.logconf import configure_logging
 
@@ -45,6 +45,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"bccrm: configuration error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     configure_logging(config.diagnostics)
+    try:
+        return _run(args, config)
+    finally:
+        close_apps()
+
+
+def _run(args: argparse.Namespace, config: Config) -> int:
     try:
         code: int = args.handler(args, config)
     except CliError as exc:

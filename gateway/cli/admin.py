@@ -44,7 +44,7 @@ def doctor(args: argparse.Namespace, config: Config) -> int:
     if args.json:
         print_json({"config": str(config.source), "checks": [vars(c) for c in checks]})
     else:
-        print(f"ok   config: {config.source}")
+        print(f"ok    config: {config.source}")
         for check in checks:
-            print(f"{'ok ' if check.ok else 'FAIL'} {check.name}: {check.detail}")
+            print(f"{'ok' if check.ok else 'FAIL':5} {check.name}: {check.detail}")
     return 0 if all(c.ok for c in checks) else 1

@@ -20,12 +20,23 @@ class CliError(Exception):
         self.code = code
 
 
+# Apps opened by the running command; main() disposes of their engines when it ends, so no
+# database connection outlives a command (PostgreSQL would log them as dropped).
+_opened: list[App] = []
+
+
 def open_app(config: Config, check: bool = True) -> App:
     """The app, with the schema checked so commands fail early with advice."""
     app = build_app(config)
+    _opened.append(app)
     if check:
         check_schema(app.engine)
     return app
+
+
+def close_apps() -> None:
+    while _opened:
+        _opened.pop().close()
 
 
 def print_json(data: Any) -> None:

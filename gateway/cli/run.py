@@ -10,8 +10,11 @@ import signal
 import sys
 from typing import Any
 
+from sqlalchemy.exc import OperationalError
+
 from gateway.cli.common import CliError, open_app, subcommand
 from gateway.config import Config
+from gateway.crm.db import check_schema
 from gateway.smtp.server import serve as serve_smtp
 from gateway.worker import run_forever
 
@@ -46,9 +49,15 @@ def worker(args: argparse.Namespace, config: Config) -> int:
 def serve(args: argparse.Namespace, config: Config) -> int:
     if config.source is None:
         raise CliError("serve needs a config file to pass to its worker")
-    app = open_app(config)
+    app = open_app(config, check=False)
+    try:
+        check_schema(app.engine)
+    except OperationalError:
+        # The edge accepts mail from trusted MTAs without the database; the worker retries
+        # until it is back. Refusing to start would turn a database outage into bounces.
+        log.warning("database unreachable; accepting mail anyway, the worker will retry")
     app.spool.ensure()
-    app.close()  # the edge needs no database; the worker process opens its own
+    app.close()  # the worker process opens its own engine
     asyncio.run(_serve(config))
     return 0
 

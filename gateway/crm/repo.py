@@ -80,10 +80,10 @@ def audit(
     session.add(
         AuditEntry(
             at=utcnow(),
-            actor=actor,
+            actor=actor[:320],
             action=action,
             object_kind=object_kind,
-            object_id=str(object_id),
+            object_id=str(object_id)[:64],
             details=details,
         )
     )

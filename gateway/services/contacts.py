@@ -114,8 +114,12 @@ class ContactService:
     def _rows(self, path: Path, result: ImportResult) -> Iterator[_Row]:
         try:
             text = path.read_text(encoding="utf-8-sig")
-        except (OSError, UnicodeDecodeError) as exc:
-            raise CsvImportError(f"{path}: cannot read as UTF-8 ({type(exc).__name__})") from None
+        except FileNotFoundError:
+            raise CsvImportError(f"{path}: no such file") from None
+        except OSError as exc:
+            raise CsvImportError(f"{path}: cannot read ({exc.strerror})") from None
+        except UnicodeDecodeError:
+            raise CsvImportError(f"{path}: not UTF-8 text (save the CSV as UTF-8)") from None
         header = text.partition("\n")[0]
         # Spreadsheets in Polish and German locales write ';'-separated "CSV".
         delimiter = max((",", ";", "\t"), key=header.count)
@@ -160,6 +164,8 @@ class ContactService:
         (merging two people because of a typo in a spreadsheet is not an import's call)."""
         if is_internal(row.email, self.org.domains):
             raise ValueError(f"{row.email} is an address of the organisation, not a contact")
+        if repo.user_ids_by_address(session, [row.email]):
+            raise ValueError(f"{row.email} is a registered user's address, not a contact")
         owner = repo.contact_id_by_email(session, row.email)
         for other in row.other_emails:
             other_owner = repo.contact_id_by_email(session, other)

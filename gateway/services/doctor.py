@@ -11,6 +11,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from gateway.app import App
 from gateway.crm.db import SchemaOutOfDate, check_schema
+from gateway.smtp.server import IDENT
 
 
 @dataclass(frozen=True)
@@ -56,6 +57,7 @@ def _spool(app: App) -> Check:
 
 
 def _port(app: App) -> Check:
+    """Free, or held by a bccrm that answers with its banner (doctor on a live node)."""
     host, port = app.config.gateway.host, app.config.gateway.port
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     with contextlib.closing(socket.socket(family, socket.SOCK_STREAM)) as sock:
@@ -63,9 +65,19 @@ def _port(app: App) -> Check:
         try:
             sock.bind((host, port))
         except OSError as exc:
+            if _is_bccrm(host, port):
+                return Check("listen", True, f"{host}:{port}: bccrm is listening")
             return Check(
                 "listen",
                 False,
-                f"{host}:{port}: cannot bind ({exc.strerror}); is bccrm already running?",
+                f"{host}:{port}: cannot bind ({exc.strerror}) and what listens there is not bccrm",
             )
     return Check("listen", True, f"{host}:{port} is free")
+
+
+def _is_bccrm(host: str, port: int) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=3) as conn:
+            return IDENT.encode() in conn.recv(512)
+    except OSError:
+        return False

@@ -7,6 +7,7 @@ where they are, and a held message is reported with its file so it can be fixed 
 
 from __future__ import annotations
 
+import hashlib
 import mailbox
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -65,7 +66,7 @@ def _discover(path: Path, stack: ExitStack) -> Iterator[Source]:
             yield from _from_mailbox(path, mailbox.Maildir(path, factory=None, create=False))
             return
         for child in sorted(path.iterdir()):
-            if child.is_dir() or child.suffix.lower() in (".eml", ".mbox", ".msg"):
+            if child.is_dir() or child.suffix.lower() in (".eml", ".mbox"):
                 yield from _discover(child, stack)
         return
     with path.open("rb") as handle:
@@ -92,4 +93,6 @@ class IngestService:
     def ingest(self, source: Source, dry_run: bool = False) -> Outcome:
         raw = source.read()
         envelope = Envelope(mail_from="", rcpt_tos=(self.rcpt,), transport="ingest")
-        return self.processor.process(f"ingest:{source.label}", raw, envelope, dry_run=dry_run)
+        # The label (a path) can be long; the entry id must fit audit and log lines.
+        entry_id = "ingest:" + hashlib.sha256(source.label.encode()).hexdigest()[:16]
+        return self.processor.process(entry_id, raw, envelope, dry_run=dry_run)

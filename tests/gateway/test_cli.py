@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import mailbox
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -14,7 +15,7 @@ import pytest
 from gateway.app import App
 from gateway.cli import main
 from gateway.config import Config
-from tests.support import make_message
+from tests.support import make_message, running_edge
 
 CSV_HEADER = "email,first_name,last_name,title,company,phone,other_emails\n"
 
@@ -53,7 +54,7 @@ def test_commands_refuse_an_unmigrated_database(
     assert code == 1
     assert "run 'bccrm db upgrade'" in err
     code, out, _ = cli("doctor")
-    assert code == 1 and "FAIL database" in out
+    assert code == 1 and "FAIL  database" in out
     assert cli("db", "upgrade")[0] == 0
     assert cli("db", "status")[0] == 0
     code, out, _ = cli("doctor")
@@ -125,6 +126,34 @@ def test_contacts_import_reports_bad_rows_and_keeps_good_ones(cli: Cli, tmp_path
         "ewa@acme.pl",
         "jan@acme.pl",
     ]
+
+
+def test_contacts_import_never_turns_a_user_into_a_contact(cli: Cli, tmp_path: Path) -> None:
+    cli("users", "add", "anna.private@gmail.com", "--name", "Anna")
+    path = write(tmp_path / "c.csv", CSV_HEADER + "anna.private@gmail.com,Anna,,,,,\n")
+    code, _, err = cli("contacts", "import", str(path))
+    assert code == 1 and "registered user's address" in err
+    code, _, err = cli("contacts", "import", str(tmp_path / "missing.csv"))
+    assert code == 1 and "no such file" in err
+
+
+def test_doctor_on_a_live_node_recognises_bccrm(
+    make_config: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    config = make_config(gateway={"port": port})
+    cli = Cli(config, capsys)
+    cli("db", "upgrade")
+    with running_edge(config):
+        code, out, _ = cli("doctor")
+    assert code == 0 and "bccrm is listening" in out
+    with socket.socket() as squatter:
+        squatter.bind(("127.0.0.1", port))
+        squatter.listen()
+        code, out, _ = cli("doctor")
+    assert code == 1 and "not bccrm" in out
 
 
 def test_contacts_import_reads_semicolon_csv_with_bom(cli: Cli, tmp_path: Path) -> None:

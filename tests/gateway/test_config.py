@@ -55,6 +55,7 @@ def test_defaults_trust_only_loopback() -> None:
         ({"logging": {"addresses": ["log+x@crm.example.com"]}}, "logging.addresses"),
         ({"organization": {"default_region": "Poland"}}, "organization.default_region"),
         ({"organization": {"domains": ["not a domain"]}}, "organization.domains"),
+        ({"organization": {"free_mail_domains": ["x y"]}}, "organization.free_mail_domains"),
         ({"database": {"url": "bccrm.db"}}, "database.url"),
         ({"database": {"url": {"env": "BCCRM_TEST_UNSET_VARIABLE"}}}, "database.url"),
         ({"worker": {"max_attempts": 0}}, "worker.max_attempts"),
@@ -72,10 +73,9 @@ def test_secrets_from_env_and_file(tmp_path: Path, monkeypatch: pytest.MonkeyPat
         {"database": {"url": {"env": "BCCRM_DB"}}}, base_dir=tmp_path
     ).database.url.endswith("@db/bccrm")
     (tmp_path / "cred").write_text("sqlite:////srv/bccrm.db\n")
-    config = parse_config(
-        {"database": {"url": {"file": str(tmp_path / "cred")}}}, base_dir=tmp_path
-    )
-    assert config.database.url == "sqlite:////srv/bccrm.db"
+    for given in (str(tmp_path / "cred"), "cred"):  # relative: next to the config file
+        config = parse_config({"database": {"url": {"file": given}}}, base_dir=tmp_path)
+        assert config.database.url == "sqlite:////srv/bccrm.db"
 
 
 def test_relative_paths_resolve_against_the_config_file(tmp_path: Path) -> None:

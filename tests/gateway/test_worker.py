@@ -145,3 +145,15 @@ def test_worker_exits_0_on_sigterm_and_leaves_no_claim(app: App) -> None:
     assert "worker stopped" in err
     assert count_emails(app) == 5
     assert list(app.spool.cur.iterdir()) == []
+
+
+@pytest.mark.slow
+def test_message_that_keeps_killing_the_worker_is_quarantined(app: App) -> None:
+    """Attempts are counted at claim time, so a crash loop ends after max_attempts."""
+    app.spool.store(make_message(), ENVELOPE)
+    for _ in range(app.config.worker.max_attempts):
+        assert run_worker(app, "after-claim").returncode == -signal.SIGKILL
+    assert run_worker(app, "after-claim").returncode == 0  # claims, sees 4 > 3, quarantines
+    [note] = app.spool.quarantined()
+    assert note["reason"] == "processing stopped the worker 3 times"
+    assert count_emails(app) == 0
