@@ -1,7 +1,7 @@
 """Email address normalisation, shared by the edge, the pipeline and the CRM.
 
 One canonical form everywhere: the domain lower-cased, trailing dot removed and IDNA-encoded
-(so ``Ąę.PL`` and ``xn--2da4c.pl`` are the same domain), the local part lower-cased. RFC 5321
+(so ``Ąę.PL`` and ``xn--2da4b.pl`` are the same domain), the local part lower-cased. RFC 5321
 lets local parts be case-sensitive, but no CRM or mail provider treats them so, and matching
 ``Anna@`` and ``anna@`` as different people would create duplicate contacts.
 """

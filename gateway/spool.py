@@ -26,6 +26,7 @@ import contextlib
 import errno
 import fcntl
 import json
+import logging
 import os
 import secrets
 import time
@@ -33,6 +34,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
+
+log = logging.getLogger("bccrm.spool")
 
 MAGIC = b"BCCRM1 "
 SUBDIRS = ("tmp", "new", "cur", "quarantine")
@@ -93,6 +96,7 @@ class Claim:
     handle: BinaryIO
     envelope: Envelope
     raw: bytes
+    unreadable: bool = False
 
 
 def new_entry_id() -> str:
@@ -222,6 +226,9 @@ class Spool:
             handle = (self.new / name).open("rb")
         except FileNotFoundError:
             return None
+        except OSError as exc:  # e.g. a file an admin copied in as another user
+            log.error("cannot open spool entry %s (%s); leaving it", name[:40], exc.strerror)
+            return None
         try:
             fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
             entry_id, attempts = _split_name(name)
@@ -239,9 +246,10 @@ class Spool:
         try:
             envelope, raw = self._read(handle)
         except (ValueError, UnicodeError, TypeError):
-            claim = Claim(entry_id, attempts + 1, target, handle, Envelope("", ()), b"")
-            self.quarantine(claim, "unreadable spool entry")
-            return None
+            # The worker quarantines it (and audits that), like any message it cannot process.
+            return Claim(
+                entry_id, attempts + 1, target, handle, Envelope("", ()), b"", unreadable=True
+            )
         return Claim(entry_id, attempts + 1, target, handle, envelope, raw)
 
     @staticmethod
@@ -281,7 +289,11 @@ class Spool:
             "reason": reason,
             "quarantined_at": time.time(),
         }
-        (self.quarantine_dir / f"{claim.entry_id}.error.json").write_text(json.dumps(note))
+        note_path = self.quarantine_dir / f"{claim.entry_id}.error.json"
+        with note_path.open("w", encoding="utf-8") as handle:
+            handle.write(json.dumps(note))
+            handle.flush()
+            os.fsync(handle.fileno())
         os.rename(claim.path, target)
         _fsync_dir(self.quarantine_dir)
         claim.handle.close()
@@ -342,8 +354,11 @@ class Spool:
 
     def quarantined_ids(self) -> list[str]:
         """Ids of the entries in quarantine, with or without a note beside them."""
-        with os.scandir(self.quarantine_dir) as it:
-            return sorted(item.name for item in it if is_entry_id(item.name))
+        try:
+            with os.scandir(self.quarantine_dir) as it:
+                return sorted(item.name for item in it if is_entry_id(item.name))
+        except FileNotFoundError:
+            return []  # nothing was ever quarantined on this spool
 
     def quarantine_note(self, entry_id: str) -> dict[str, Any] | None:
         """The note written when ``entry_id`` was quarantined; None if missing or unreadable."""

@@ -93,6 +93,9 @@ class Worker:
             if claim is None:
                 continue
             claimed += 1
+            if claim.unreadable:
+                self._quarantine(claim, "unreadable spool entry")
+                continue
             if claim.attempt > self.config.max_attempts:
                 # Every claim counts an attempt, so the earlier ones ended with the worker
                 # dying (killed, out of memory, a crash in C code): never try a fourth time.

@@ -67,11 +67,14 @@ def toml_value(value: Any) -> str:
     return str(value)
 
 
-def write_config(path: Path, sections: dict[str, dict[str, Any]]) -> Path:
+def write_config(path: Path, sections: dict[str, Any]) -> Path:
+    """Write TOML; a list of tables becomes ``[[section]]`` entries."""
     lines = []
     for section, values in sections.items():
-        lines.append(f"[{section}]")
-        lines.extend(f"{key} = {toml_value(value)}" for key, value in values.items())
+        tables = values if isinstance(values, list) else [values]
+        for table in tables:
+            lines.append(f"[[{section}]]" if isinstance(values, list) else f"[{section}]")
+            lines.extend(f"{key} = {toml_value(value)}" for key, value in table.items())
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return path
 
@@ -83,8 +86,8 @@ ConfigFactory = Callable[..., Config]
 def make_config(tmp_path: Path, database_url: str) -> ConfigFactory:
     """Write a bccrm.toml into tmp_path (overrides per section) and load it."""
 
-    def make(**overrides: dict[str, Any]) -> Config:
-        sections: dict[str, dict[str, Any]] = {
+    def make(**overrides: Any) -> Config:
+        sections: dict[str, Any] = {
             "gateway": {"host": "127.0.0.1", "port": 0, "hostname": "bccrm.test"},
             "spool": {"path": "spool"},
             "worker": {"retry_delay": 0, "poll_interval": 0.05},
@@ -93,7 +96,10 @@ def make_config(tmp_path: Path, database_url: str) -> ConfigFactory:
             "logging": {"addresses": ["log@crm.example.com"]},
         }
         for section, values in overrides.items():
-            sections.setdefault(section, {}).update(values)
+            if isinstance(values, list):
+                sections[section] = values
+            else:
+                sections.setdefault(section, {}).update(values)
         return load_config(write_config(tmp_path / "bccrm.toml", sections))
 
     return make

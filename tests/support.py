@@ -8,12 +8,14 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from email.message import EmailMessage
+from email.policy import SMTP as SMTP_POLICY
 from email.utils import format_datetime, make_msgid
 from typing import Any
 
 from gateway.app import App
 from gateway.config import Config
-from gateway.services.users import UserService
+from gateway.services.users import CredentialService, UserService
+from gateway.smtp.credentials import EdgeCredentials
 from gateway.smtp.server import serve
 from gateway.spool import Spool
 
@@ -44,11 +46,15 @@ def make_message(
     if attachment:
         name, data = attachment
         msg.add_attachment(data, maintype="application", subtype="pdf", filename=name)
-    return msg.as_bytes()
+    return msg.as_bytes(policy=SMTP_POLICY)  # CRLF, as a real client sends it
 
 
 def add_user(app: App, email: str, name: str = "", *aliases: str) -> int:
     return UserService(app.sessions).add(email, name or email, tuple(aliases)).id
+
+
+def edge_credentials(app: App) -> EdgeCredentials:
+    return EdgeCredentials(CredentialService(app.sessions, actor="smtp"))
 
 
 def drain(app: App) -> dict[str, int]:
@@ -62,9 +68,12 @@ def drain(app: App) -> dict[str, int]:
 class Edge:
     """bccrm's SMTP edge on 127.0.0.1 in a background thread, on a free port."""
 
-    def __init__(self, config: Config, spool: Spool | None = None) -> None:
+    def __init__(
+        self, config: Config, spool: Spool | None = None, credentials: EdgeCredentials | None = None
+    ) -> None:
         self.config = config
         self.spool = spool or Spool(config.spool.path)
+        self.credentials = credentials
         self.port = 0
         self._ready = threading.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -76,7 +85,13 @@ class Edge:
         async def main() -> None:
             self._loop = asyncio.get_running_loop()
             self._stop = asyncio.Event()
-            await serve(self.config, self.spool, self._stop, ready=self._set_port)
+            await serve(
+                self.config,
+                self.spool,
+                self._stop,
+                ready=self._set_port,
+                credentials=self.credentials,
+            )
 
         try:
             asyncio.run(main())

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 
 from sqlalchemy.exc import OperationalError
 
-from gateway.cli import admin, data, run
+from gateway.cli import admin, data, quarantine, run
 from gateway.cli.common import CliError, close_apps
 from gateway.config import Config, ConfigError, find_config_path, load_config
 from gateway.crm.db import SchemaOutOfDate
@@ -32,7 +32,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="config file (default: $BCCRM_CONFIG, ./bccrm.toml, /etc/bccrm/bccrm.toml)",
     )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for module in (run, data, admin):
+    for module in (run, data, admin, quarantine):
         module.register(commands)
     return parser
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import getpass
 import sys
 from pathlib import Path
 from typing import Any
@@ -16,8 +17,8 @@ from gateway.config import Config
 from gateway.services.contacts import ContactService, CsvImportError
 from gateway.services.export import export_all
 from gateway.services.ingest import IngestService, IngestSummary, Source, open_sources
-from gateway.services.users import UserError, UserService
-from gateway.smtp.routing import Router
+from gateway.services.users import CredentialService, UserError, UserService
+from gateway.smtp.routing import TOKEN_TAG, Router
 
 
 def register(commands: Any) -> None:
@@ -35,6 +36,20 @@ def register(commands: Any) -> None:
     )
     add.add_argument("--admin", action="store_true", help="may use the admin tools")
     add_json_flag(subcommand(verbs, "list", "list users", users_list))
+    password = subcommand(
+        verbs, "set-password", "set the SMTP AUTH password of a user", users_set_password
+    )
+    password.add_argument("email")
+    password.add_argument(
+        "--password-stdin",
+        action="store_true",
+        help="read the password from standard input instead of asking",
+    )
+    token = subcommand(verbs, "token", "show a user's secret logging address", users_token)
+    token.add_argument("email")
+    token.add_argument(
+        "--rotate", action="store_true", help="replace the secret; the old address stops working"
+    )
 
     contacts = subcommand(commands, "contacts", "CRM contacts")
     verbs = contacts.add_subparsers(dest="contacts_command", metavar="VERB", required=True)
@@ -73,6 +88,33 @@ def users_add(args: argparse.Namespace, config: Config) -> int:
     except UserError as exc:
         raise CliError(str(exc)) from None
     print(f"user {user.id} added: {user.name} <{', '.join(user.emails)}>")
+    return 0
+
+
+def users_set_password(args: argparse.Namespace, config: Config) -> int:
+    if args.password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    elif sys.stdin.isatty():
+        password = getpass.getpass("New password: ")
+        if getpass.getpass("Repeat it: ") != password:
+            raise CliError("the passwords differ")
+    else:
+        raise CliError("no terminal to ask on: pass --password-stdin", code=2)
+    try:
+        CredentialService(open_app(config).sessions).set_password(args.email, password)
+    except UserError as exc:
+        raise CliError(str(exc)) from None
+    print(f"password set for {args.email}")
+    return 0
+
+
+def users_token(args: argparse.Namespace, config: Config) -> int:
+    try:
+        token = CredentialService(open_app(config).sessions).token(args.email, args.rotate)
+    except UserError as exc:
+        raise CliError(str(exc)) from None
+    local, _, domain = config.logging.addresses[0].partition("@")
+    print(f"{local}+{TOKEN_TAG}{token}@{domain}")
     return 0
 
 

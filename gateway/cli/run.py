@@ -15,6 +15,8 @@ from sqlalchemy.exc import OperationalError
 from gateway.cli.common import CliError, open_app, subcommand
 from gateway.config import Config
 from gateway.crm.db import check_schema
+from gateway.services.users import CredentialService
+from gateway.smtp.credentials import EdgeCredentials
 from gateway.smtp.server import serve as serve_smtp
 from gateway.worker import run_forever
 
@@ -57,12 +59,13 @@ def serve(args: argparse.Namespace, config: Config) -> int:
         # until it is back. Refusing to start would turn a database outage into bounces.
         log.warning("database unreachable; accepting mail anyway, the worker will retry")
     app.spool.ensure()
-    app.close()  # the worker process opens its own engine
-    asyncio.run(_serve(config))
+    # The edge keeps the engine for token and SMTP AUTH lookups only; the worker opens its own.
+    credentials = EdgeCredentials(CredentialService(app.sessions, actor="smtp"))
+    asyncio.run(_serve(config, credentials))
     return 0
 
 
-async def _serve(config: Config) -> None:
+async def _serve(config: Config, credentials: EdgeCredentials) -> None:
     from gateway.spool import Spool  # noqa: PLC0415
 
     stop = asyncio.Event()
@@ -71,7 +74,7 @@ async def _serve(config: Config) -> None:
         loop.add_signal_handler(signum, stop.set)
     supervisor = asyncio.create_task(_supervise_worker(config, stop))
     try:
-        await serve_smtp(config, Spool(config.spool.path), stop)
+        await serve_smtp(config, Spool(config.spool.path), stop, credentials=credentials)
     finally:
         stop.set()
         await supervisor

@@ -17,6 +17,10 @@ class User(Base):
     id: Mapped[intpk]
     name: Mapped[name_str]
     is_admin: Mapped[bool] = mapped_column(default=False)
+    password_hash: Mapped[str | None] = mapped_column(String(255), comment="scrypt, for SMTP AUTH")
+    log_token: Mapped[str | None] = mapped_column(
+        String(64), unique=True, comment="secret of the user's log+t-<token>@ address"
+    )
     created_at: Mapped[timestamp]
     addresses: Mapped[list[UserAddress]] = relationship(
         back_populates="user", cascade="all, delete-orphan", order_by="UserAddress.id"

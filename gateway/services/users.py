@@ -9,6 +9,10 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from gateway.addresses import normalize_address
 from gateway.crm import User, UserAddress, repo
+from gateway.passwords import hash_password, new_token, verify_password
+
+MIN_PASSWORD = 12
+DUMMY_HASH = hash_password("not a real password")
 
 
 class UserError(ValueError):
@@ -72,3 +76,54 @@ class UserService:
     def list(self) -> list[UserInfo]:
         with self.sessions() as session:
             return [_info(u) for u in session.scalars(select(User).order_by(User.id))]
+
+
+def _user(session: Session, email: str) -> User:
+    address = normalize_address(email)
+    user = repo.user_by_address(session, address) if address else None
+    if user is None:
+        raise UserError(f"{email} is not a registered user address")
+    return user
+
+
+class CredentialService:
+    """Passwords for SMTP AUTH and secret logging-address tokens."""
+
+    def __init__(self, sessions: sessionmaker[Session], actor: str = "cli") -> None:
+        self.sessions = sessions
+        self.actor = actor
+
+    def set_password(self, email: str, password: str) -> None:
+        if len(password) < MIN_PASSWORD:
+            raise UserError(f"the password must have at least {MIN_PASSWORD} characters")
+        with self.sessions.begin() as session:
+            user = _user(session, email)
+            user.password_hash = hash_password(password)
+            repo.audit(session, self.actor, "user.password_set", "user", user.id)
+
+    def token(self, email: str, rotate: bool = False) -> str:
+        """The user's token, created on first use; ``rotate`` replaces it (the old address stops
+        working at once in the database, within the edge's cache time on running nodes)."""
+        with self.sessions.begin() as session:
+            user = _user(session, email)
+            if user.log_token is None or rotate:
+                user.log_token = new_token()
+                repo.audit(session, self.actor, "user.token_rotated", "user", user.id)
+            return user.log_token
+
+    def check_password(self, login: str, password: str) -> str | None:
+        """The user's primary address if ``login`` (any of their addresses) and ``password``
+        match; None otherwise. Slow on purpose (scrypt): call it from a thread."""
+        with self.sessions() as session:
+            address = normalize_address(login)
+            user = repo.user_by_address(session, address) if address else None
+            stored = user.password_hash if user else None
+            if user is None or stored is None:
+                verify_password(password, DUMMY_HASH)  # same time whether or not the user exists
+                return None
+            return user.addresses[0].email if verify_password(password, stored) else None
+
+    def user_for_token(self, token: str) -> str | None:
+        with self.sessions() as session:
+            user = session.scalar(select(User).where(User.log_token == token))
+            return user.addresses[0].email if user else None

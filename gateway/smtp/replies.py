@@ -33,3 +33,7 @@ def not_gateway_address(address: str) -> str:
 
 def too_many_connections(hostname: str, ip: str) -> str:
     return f"421 4.7.0 {hostname} Error: too many connections from {ip}"
+
+
+def too_many_auth_failures(hostname: str) -> str:
+    return f"421 4.7.0 {hostname} Error: too many failed authentications"

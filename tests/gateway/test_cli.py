@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
+import io
 import json
 import mailbox
 import socket
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from gateway.app import App
+from gateway.app import App, build_app
 from gateway.cli import main
 from gateway.config import Config
+from gateway.services.users import CredentialService
 from tests.support import make_message, running_edge
 
 CSV_HEADER = "email,first_name,last_name,title,company,phone,other_emails\n"
@@ -24,6 +27,7 @@ class Cli:
     def __init__(self, config: Config, capsys: pytest.CaptureFixture[str]) -> None:
         self.config = config
         self.capsys = capsys
+        self.opened: list[App] = []
 
     def __call__(self, *args: str) -> tuple[int, str, str]:
         code = main(["--config", str(self.config.source), *args])
@@ -37,8 +41,11 @@ class Cli:
 
 
 @pytest.fixture
-def cli(app: App, capsys: pytest.CaptureFixture[str]) -> Cli:
-    return Cli(app.config, capsys)
+def cli(app: App, capsys: pytest.CaptureFixture[str]) -> Iterator[Cli]:
+    runner = Cli(app.config, capsys)
+    yield runner
+    for opened in runner.opened:
+        opened.close()
 
 
 def write(path: Path, text: str, encoding: str = "utf-8") -> Path:
@@ -266,3 +273,29 @@ def test_console_script_is_installed(app: App) -> None:
     )
     assert result.returncode == 0, result.stderr
     assert "current" in result.stdout
+
+
+def test_users_set_password_and_token(cli: Cli, monkeypatch: pytest.MonkeyPatch) -> None:
+    cli("users", "add", "anna@example.com", "--name", "Anna")
+    monkeypatch.setattr("sys.stdin", io.StringIO("correct horse battery\n"))
+    code, out, _ = cli("users", "set-password", "anna@example.com", "--password-stdin")
+    assert code == 0 and "password set" in out
+    service = CredentialService(cli_sessions(cli))
+    assert service.check_password("ANNA@example.com", "correct horse battery") == "anna@example.com"
+    assert service.check_password("anna@example.com", "wrong") is None
+    monkeypatch.setattr("sys.stdin", io.StringIO("short\n"))
+    code, _, err = cli("users", "set-password", "anna@example.com", "--password-stdin")
+    assert code == 1 and "at least 12 characters" in err
+    code, first, _ = cli("users", "token", "anna@example.com")
+    assert code == 0 and first.startswith("log+t-") and first.strip().endswith("@crm.example.com")
+    assert cli("users", "token", "anna@example.com")[1] == first
+    rotated = cli("users", "token", "anna@example.com", "--rotate")[1]
+    assert rotated != first
+    code, _, err = cli("users", "token", "nobody@example.com")
+    assert code == 1 and "not a registered user" in err
+
+
+def cli_sessions(cli: Cli) -> Any:
+    app = build_app(cli.config)
+    cli.opened.append(app)
+    return app.sessions

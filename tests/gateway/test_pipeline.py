@@ -139,7 +139,7 @@ def test_same_message_from_two_reps_lists_both_loggers(app: App) -> None:
     process(app, raw, mail_from="anna@example.com")
     # Bob's copy took another path: a relay added a header and the line endings differ.
     process(
-        app, b"Received: from relay\r\n" + raw.replace(b"\n", b"\r\n"), mail_from="bob@example.com"
+        app, b"Received: from relay\n" + raw.replace(b"\r\n", b"\n"), mail_from="bob@example.com"
     )
     [email] = exported(app)["emails"]
     assert sorted(email["logged_by"]) == ["anna@example.com", "bob@example.com"]

@@ -78,9 +78,11 @@ def test_quarantine_keeps_the_message_and_the_reason(spool: Spool) -> None:
     assert spool.depth() == {"new": 0, "cur": 0, "quarantine": 1}
 
 
-def test_unreadable_entry_goes_to_quarantine(spool: Spool) -> None:
+def test_unreadable_entry_is_claimed_as_such_and_quarantined(spool: Spool) -> None:
     (spool.new / "BOGUS").write_bytes(b"not a spool entry")
-    assert spool.claim("BOGUS") is None
+    claim = spool.claim("BOGUS")
+    assert claim is not None and claim.unreadable
+    spool.quarantine(claim, "unreadable spool entry")
     assert (spool.quarantine_dir / "BOGUS").exists()
     assert (
         json.loads((spool.quarantine_dir / "BOGUS.error.json").read_text())["reason"]

@@ -14,7 +14,7 @@ import pytest
 
 from gateway.config import Config
 from gateway.smtp import replies
-from gateway.spool import Spool
+from gateway.spool import EntryWriter, Spool
 from tests.conftest import ConfigFactory
 from tests.support import LOG, make_message, running_edge
 
@@ -25,7 +25,7 @@ def entries(spool: Spool) -> list[Path]:
 
 def test_accepted_copy_is_spooled_byte_for_byte_before_250(config: Config) -> None:
     """250 carries the queue id of an entry holding the exact bytes and the envelope."""
-    raw = make_message().replace(b"\n", b"\r\n")
+    raw = make_message()
     with running_edge(config) as edge, smtplib.SMTP("127.0.0.1", edge.port) as client:
         client.ehlo("mta.example.com")
         client.mail("anna@example.com")
@@ -121,7 +121,7 @@ def test_handler_bug_answers_451_without_internals(config: Config) -> None:
     """aiosmtpd's default would answer a permanent 500 quoting the exception."""
 
     class BrokenSpool(Spool):
-        def store(self, raw: bytes, envelope: object) -> str:  # type: ignore[override]
+        def open_entry(self, envelope: object) -> EntryWriter:  # type: ignore[override]
             raise RuntimeError("SELECT secret FROM /var/lib/bccrm")
 
     spool = BrokenSpool(config.spool.path)
@@ -129,7 +129,7 @@ def test_handler_bug_answers_451_without_internals(config: Config) -> None:
         c.ehlo()
         c.mail("anna@example.com")
         c.rcpt(LOG)
-        code, reply = c.data(make_message())
+        code, reply = c.docmd("DATA")
     assert (code, reply.decode()) == (451, replies.INTERNAL_ERROR[4:])
     for secret in ("RuntimeError", "SELECT", "/var/lib"):
         assert secret not in reply.decode()
@@ -153,7 +153,7 @@ def open_data_phase(port: int) -> socket.socket:
 def test_disconnect_while_spooling_still_completes_the_entry(config: Config) -> None:
     """A write under way when the client disconnects completes as a whole entry, never a
     partial one. (The client saw no 250 and will retry; dedup merges the two copies.)"""
-    body = make_message().replace(b"\n", b"\r\n")
+    body = make_message()
     writing, release = threading.Event(), threading.Event()
     spool = Spool(config.spool.path)
 
@@ -180,7 +180,7 @@ def test_disconnect_while_spooling_still_completes_the_entry(config: Config) -> 
 
 def test_eof_right_after_final_dot_never_leaves_a_partial_entry(config: Config) -> None:
     """Without a 250 the client retries; the spool holds a whole entry or none."""
-    body = make_message().replace(b"\n", b"\r\n")
+    body = make_message()
     with running_edge(config) as edge:
         for _ in range(20):
             sock = open_data_phase(edge.port)
@@ -208,6 +208,6 @@ def test_oversized_message_is_refused(make_config: ConfigFactory) -> None:
         client.ehlo()
         client.mail("anna@example.com")
         client.rcpt(LOG)
-        code, _ = client.data(make_message(body=("x" * 70 + "\n") * 100).replace(b"\n", b"\r\n"))
+        code, _ = client.data(make_message(body=("x" * 70 + "\n") * 100))
     assert code == 552
     assert entries(edge.spool) == []

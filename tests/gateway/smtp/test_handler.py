@@ -63,17 +63,21 @@ def test_rejection_does_not_echo_control_characters(handler: GatewayHandler) -> 
     assert "\x1b" not in reply
 
 
-def test_data_spools_original_bytes(handler: GatewayHandler) -> None:
+def test_entry_records_the_transport_proofs(handler: GatewayHandler) -> None:
     envelope = SmtpEnvelope()
     envelope.mail_from = "anna@example.com"
     envelope.rcpt_tos = ["log@crm.example.com"]
-    envelope.original_content = b"Subject: t\r\n\r\nbody\r\n"
-    reply = asyncio.run(handler.handle_DATA(None, session("127.0.0.1"), envelope))
+    envelope.token_user = "anna@example.com"
+    writer, problem = handler.open_entry(session("127.0.0.1"), envelope)
+    assert writer is not None and problem == ""
+    writer.write(b"Subject: t\r\n\r\nbody\r\n")
+    reply = asyncio.run(handler.commit_entry(session("127.0.0.1"), envelope, writer))
     assert reply.startswith("250 2.0.0 Ok: queued as ")
     [entry] = handler.spool.new.iterdir()
     meta, raw = handler.spool.peek(entry)
-    assert raw == envelope.original_content
-    assert meta.transport == "smtp"
+    assert raw == b"Subject: t\r\n\r\nbody\r\n"
+    assert (meta.transport, meta.trusted_peer, meta.tls) == ("smtp", True, False)
+    assert (meta.token_user, meta.auth_user) == ("anna@example.com", None)
 
 
 def test_handle_exception_is_temporary_and_opaque(handler: GatewayHandler) -> None:
