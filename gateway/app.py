@@ -25,7 +25,13 @@ class App:
         return MessageProcessor(Pipeline.from_names(DEFAULT_STAGES, self.config), self.sessions)
 
     def worker(self) -> Worker:
-        return Worker(self.spool, self.processor(), self.sessions, self.config.worker)
+        return Worker(
+            self.spool,
+            self.processor(),
+            self.sessions,
+            self.config.worker,
+            dns_retry_window=self.config.dkim.retry_window,
+        )
 
     def close(self) -> None:
         self.engine.dispose()

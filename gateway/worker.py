@@ -23,6 +23,7 @@ from gateway.crm import repo
 from gateway.faults import fault_point
 from gateway.pipeline import MessageProcessor
 from gateway.spool import Claim, Spool
+from gateway.verify import TemporaryDNSError
 
 log = logging.getLogger("bccrm.worker")
 
@@ -39,7 +40,9 @@ class Worker:
         processor: MessageProcessor,
         sessions: sessionmaker[Session],
         config: WorkerConfig,
+        dns_retry_window: float = 3600.0,
     ) -> None:
+        self.dns_retry_window = dns_retry_window
         self.spool = spool
         self.processor = processor
         self.sessions = sessions
@@ -116,6 +119,9 @@ class Worker:
             self.spool.retry(claim, self.config.retry_delay, count_attempt=False)
             self.stats["retried"] += 1
             return False
+        except TemporaryDNSError:
+            self._dns_unavailable(claim)
+            return True
         except Exception as exc:
             self._failed(claim, exc)
             return True
@@ -127,6 +133,16 @@ class Worker:
             self.stats[outcome.status] += 1
             log.info("entry %s: %s (email %s)", claim.entry_id, outcome.status, outcome.email_id)
         return True
+
+    def _dns_unavailable(self, claim: Claim) -> None:
+        """DKIM keys could not be fetched: not the message's fault, retried for a while."""
+        age = time.time() - claim.envelope.received_at
+        if age > self.dns_retry_window:
+            self._quarantine(claim, "DKIM keys could not be fetched (DNS unavailable)")
+            return
+        log.warning("entry %s: DNS unavailable for DKIM keys, will retry", claim.entry_id)
+        self.spool.retry(claim, max(self.config.retry_delay, 1.0), count_attempt=False)
+        self.stats["retried"] += 1
 
     def _failed(self, claim: Claim, exc: Exception) -> None:
         # The class name only: exception text may quote message content or SQL.

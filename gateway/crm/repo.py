@@ -37,6 +37,12 @@ def user_by_address(session: Session, email: str) -> User | None:
     return session.scalar(select(User).join(UserAddress).where(UserAddress.email == email))
 
 
+def addresses_of_user(session: Session, email: str) -> list[str]:
+    """Every address of the user who owns ``email`` (empty if nobody does)."""
+    user = user_by_address(session, email)
+    return [a.email for a in user.addresses] if user else []
+
+
 def create_company(session: Session, name: str, domain: str, origin: str) -> Company:
     company = Company(name=name, origin=origin, domains=[CompanyDomain(domain=domain)])
     session.add(company)

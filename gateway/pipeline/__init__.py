@@ -1,5 +1,8 @@
 """Ordered, named stages over a typed :class:`MessageContext`."""
 
+from collections.abc import Callable
+
+from gateway.config import Config
 from gateway.pipeline.context import (
     HoldMessage,
     MessageContext,
@@ -8,10 +11,13 @@ from gateway.pipeline.context import (
 )
 from gateway.pipeline.runner import MessageProcessor, Outcome, Pipeline
 from gateway.pipeline.stages import LogStage, MatchStage, ParseStage
+from gateway.pipeline.verify import VerifyStage
 
 # The order is data: a stage sees what the stages before it added to the context.
-DEFAULT_STAGES = ("parse", "match", "log")
-STAGES = {stage.name: stage for stage in (ParseStage, MatchStage, LogStage)}
+DEFAULT_STAGES = ("parse", "verify", "match", "log")
+STAGES: dict[str, Callable[[Config], Stage]] = {
+    stage.name: stage for stage in (ParseStage, VerifyStage, MatchStage, LogStage)
+}
 
 __all__ = [
     "DEFAULT_STAGES",
@@ -26,4 +32,5 @@ __all__ = [
     "ParticipantMatch",
     "Pipeline",
     "Stage",
+    "VerifyStage",
 ]

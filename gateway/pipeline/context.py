@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 from sqlalchemy.orm import Session
 
@@ -43,6 +43,7 @@ class MessageContext:
     session: Session
     parsed: ParsedMessage | None = None
     direction: str = ""
+    auth: dict[str, Any] = field(default_factory=dict)
     logger_ids: list[int] = field(default_factory=list)
     matches: list[ParticipantMatch] = field(default_factory=list)
     email_id: int | None = None

@@ -81,7 +81,7 @@ class MatchStage:
     def _loggers(self, ctx: MessageContext, author: str) -> None:
         """Who logged it: the authenticated user, else the envelope sender, else the author,
         whichever is first found among registered user addresses."""
-        raw = (ctx.envelope.auth_user, ctx.envelope.mail_from, author)
+        raw = (ctx.envelope.auth_user, ctx.envelope.token_user, ctx.envelope.mail_from, author)
         candidates = [a for a in (normalize_address(x or "") for x in raw) if a]
         found = repo.user_ids_by_address(ctx.session, candidates)
         for address in candidates:
@@ -147,7 +147,7 @@ class LogStage:
             body_sha256=parsed.body_sha256,
             size=parsed.size,
             privacy_level="full",
-            auth={"transport": ctx.envelope.transport},
+            auth=ctx.auth or {"transport": ctx.envelope.transport},
             defects=parsed.defects,
             participants=[
                 EmailParticipant(role=p.role, email=p.email, name=p.name)

@@ -28,7 +28,12 @@ from gateway.pipeline import (
 from gateway.spool import Envelope
 from tests.support import LOG, add_user, drain, make_message
 
-ENVELOPE = Envelope(mail_from="anna@example.com", rcpt_tos=(LOG,))
+ENVELOPE = Envelope(mail_from="anna@example.com", rcpt_tos=(LOG,), trusted_peer=True)
+
+
+@pytest.fixture(autouse=True)
+def rep(app: App) -> int:
+    return add_user(app, "anna@example.com", "Anna Nowak")
 
 
 class PoisonStage:
@@ -108,7 +113,6 @@ def run_worker(app: App, fault: str | None = None) -> subprocess.CompletedProces
 @pytest.mark.slow
 @pytest.mark.parametrize("fault", ["after-claim", "before-commit", "after-commit"])
 def test_worker_killed_mid_message_logs_it_exactly_once_after_restart(app: App, fault: str) -> None:
-    add_user(app, "anna@example.com")
     app.spool.store(make_message(), ENVELOPE)
     killed = run_worker(app, fault)
     assert killed.returncode == -signal.SIGKILL, killed.stderr
