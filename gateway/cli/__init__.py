@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import sys
 from collections.abc import Sequence
@@ -43,10 +44,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         config = load_config(find_config_path(args.config))
     except ConfigError as exc:
         print(f"bccrm: configuration error: {exc}", file=sys.stderr)
-        return EXIT_USAGE
+        return int(getattr(args, "config_error_status", EXIT_USAGE))
     configure_logging(config.diagnostics)
     try:
         return _run(args, config)
+    except Exception:
+        # Commands an MTA runs (mailgate) must fail temporarily on a bug of ours, never
+        # bounce; everything else lets the traceback show.
+        if (status := getattr(args, "failure_status", None)) is None:
+            raise
+        logging.getLogger("bccrm").exception("unexpected failure")
+        return int(status)
     finally:
         close_apps()
 

@@ -1,4 +1,4 @@
-"""``bccrm serve`` (edge + supervised worker) and ``bccrm worker``."""
+"""``bccrm serve`` (edge + supervised worker), ``bccrm worker`` and ``bccrm mailgate``."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from sqlalchemy.exc import OperationalError
 from gateway.cli.common import CliError, open_app, subcommand
 from gateway.config import Config
 from gateway.crm.db import check_schema
+from gateway.mailgate import EX_TEMPFAIL, deliver
 from gateway.services.users import CredentialService
 from gateway.smtp.credentials import EdgeCredentials
 from gateway.smtp.server import serve as serve_smtp
@@ -32,6 +33,20 @@ def register(commands: Any) -> None:
     worker_parser.add_argument(
         "--drain", action="store_true", help="process what is due now, then exit"
     )
+    gate = subcommand(
+        commands,
+        "mailgate",
+        "spool one message from standard input (MTA pipe); sysexits codes",
+        mailgate,
+    )
+    gate.add_argument(
+        "--rcpt",
+        metavar="ADDR",
+        help="gateway address it was sent to (default: the first logging address)",
+    )
+    gate.add_argument("--sender", metavar="ADDR", default="", help="envelope sender")
+    # A broken config must not bounce mail: the MTA keeps it queued and retries.
+    gate.set_defaults(config_error_status=EX_TEMPFAIL, failure_status=EX_TEMPFAIL)
 
 
 def worker(args: argparse.Namespace, config: Config) -> int:
@@ -46,6 +61,15 @@ def worker(args: argparse.Namespace, config: Config) -> int:
         return 0
     run_forever(instance)
     return 0
+
+
+def mailgate(args: argparse.Namespace, config: Config) -> int:
+    status, message = deliver(
+        config, sys.stdin.buffer, args.rcpt or config.logging.addresses[0], args.sender
+    )
+    if message:
+        print(f"bccrm mailgate: {message}", file=sys.stderr)
+    return status
 
 
 def serve(args: argparse.Namespace, config: Config) -> int:
