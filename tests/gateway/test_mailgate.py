@@ -42,7 +42,8 @@ def lf(message: bytes) -> bytes:
 
 def test_piped_message_is_spooled_as_crlf_and_logged(app: App) -> None:
     add_user(app, "anna@example.com")
-    result = mailgate(app.config, lf(make_message()), "--rcpt", LOG, "--sender", "anna@example.com")
+    message = make_message()
+    result = mailgate(app.config, lf(message), "--rcpt", LOG, "--sender", "anna@example.com")
     assert result.returncode == 0, result.stderr
     [entry] = app.spool.new.iterdir()
     envelope, raw = app.spool.peek(entry)
