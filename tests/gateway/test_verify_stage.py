@@ -284,6 +284,26 @@ def test_released_message_is_logged_with_the_admins_authorization(make_gateway: 
     assert email["auth"]["reason"] == "released by admin@example.com"
 
 
+def test_forwarded_customer_mail_is_the_forwarders_not_the_customers(make_gateway: Any) -> None:
+    """The inner From of a forward is text in the body, not an identity: the copy is
+    authorized by (and only by) the rep who forwarded it."""
+    gateway = make_gateway()
+    forward = make_message(
+        subject="Fwd: contract",
+        body=(
+            "See below.\r\n\r\n---------- Forwarded message ---------\r\n"
+            "From: Ceo <ceo@example.com>\r\nSubject: contract\r\n\r\nSigned.\r\n"
+        ),
+    )
+    by_anna = dataclasses.replace(MTA, trusted_peer=False, auth_user="anna@example.com")
+    assert gateway.process(forward, by_anna).status == "logged"
+    [email] = gateway.emails()
+    assert (email["from"]["email"], email["auth"]["user"]) == (
+        "anna@example.com",
+        "anna@example.com",
+    )
+
+
 def test_default_app_pipeline_verifies(app: App) -> None:
     """The composition root wires the verify stage in: its order is parse, verify, ..."""
     names = [stage.name for stage in app.processor().pipeline.stages]

@@ -20,6 +20,8 @@ from gateway.services.users import CredentialService
 from gateway.smtp import replies
 from gateway.spool import Envelope, Spool
 from tests.conftest import ConfigFactory
+from tests.gateway.verify.keys import make_message as keys_message
+from tests.gateway.verify.keys import rsa_key, sign
 from tests.rawsmtp import RawClient
 from tests.support import LOG, add_user, edge_credentials, make_message, running_edge
 
@@ -249,3 +251,20 @@ def test_lmtp_answers_once_per_recipient(make_config: ConfigFactory) -> None:
         assert raw.command(b"NOOP")[0] == 250  # no reply was left over
     [envelope] = spooled(config)
     assert envelope.transport == "lmtp"
+
+
+def test_replayed_genuine_mail_from_an_untrusted_client_is_refused(
+    make_config: ConfigFactory,
+) -> None:
+    """A valid DKIM signature proves the author wrote it, not that a rep chose to log it:
+    anyone who received the mail could replay it. Without a transport proof: 550 5.7.1."""
+    signed = sign(keys_message(), rsa_key("example.com"))
+    config = make_config(gateway=UNTRUSTED)
+    with (
+        running_edge(config) as edge,
+        smtplib.SMTP("127.0.0.1", edge.port) as client,
+        pytest.raises(smtplib.SMTPRecipientsRefused) as refused,
+    ):
+        client.sendmail("anna@example.com", [LOG], signed)
+    assert refused.value.recipients[LOG] == (550, replies.NOT_AUTHORIZED[4:].encode())
+    assert spooled(config) == []
