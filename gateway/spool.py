@@ -31,7 +31,7 @@ import os
 import secrets
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -73,7 +73,8 @@ class Envelope:
     released_by: str | None = None
 
     def to_json(self) -> bytes:
-        data = asdict(self)
+        # Not dataclasses.asdict: it deep-copies and is the slowest step of the edge's hot path.
+        data = {name: getattr(self, name) for name in self.__dataclass_fields__}
         data["rcpt_tos"] = list(self.rcpt_tos)
         return json.dumps(data, ensure_ascii=True, separators=(",", ":")).encode("ascii")
 

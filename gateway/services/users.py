@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 from sqlalchemy import select
@@ -12,7 +13,13 @@ from gateway.crm import User, UserAddress, repo
 from gateway.passwords import hash_password, new_token, verify_password
 
 MIN_PASSWORD = 12
-DUMMY_HASH = hash_password("not a real password")
+
+
+@functools.cache
+def dummy_hash() -> str:
+    """A hash to check against when the user does not exist (same time either way); made on
+    first use, not at import: scrypt takes 32 MiB and 0.1 s."""
+    return hash_password("not a real password")
 
 
 class UserError(ValueError):
@@ -119,7 +126,7 @@ class CredentialService:
             user = repo.user_by_address(session, address) if address else None
             stored = user.password_hash if user else None
             if user is None or stored is None:
-                verify_password(password, DUMMY_HASH)  # same time whether or not the user exists
+                verify_password(password, dummy_hash())  # same time whether or not the user exists
                 return None
             return user.addresses[0].email if verify_password(password, stored) else None
 

@@ -24,6 +24,8 @@ from gateway.spool import EntryWriter, Envelope, Spool, SpoolError
 
 log = logging.getLogger("bccrm.smtp")
 
+DISK_CHECK_INTERVAL = 1.0  # seconds
+
 
 def peer_ip(session: Any) -> str:
     peer = getattr(session, "peer", None)
@@ -54,14 +56,22 @@ class GatewayHandler:
         self.credentials = credentials
         self.transport = transport
         self.implicit_tls = implicit_tls
+        self._disk_checked_at = -DISK_CHECK_INTERVAL
+        self._low_on_disk = False
 
     def low_on_disk(self) -> bool:
-        """Postfix's queue_minfree rule: keep room for a whole message and then some."""
-        try:
-            free = self.spool.free_bytes()
-        except OSError:
-            return False  # cannot tell; the write itself will report a real problem
-        return free < self.limits.min_free_factor * self.max_message_size
+        """Postfix's queue_minfree rule: keep room for a whole message and then some.
+        The answer is reused for a second: it is asked at every MAIL and DATA."""
+        now = time.monotonic()
+        if now - self._disk_checked_at > DISK_CHECK_INTERVAL:
+            try:
+                free = self.spool.free_bytes()
+            except OSError:
+                free = None  # cannot tell; the write itself will report a real problem
+            minimum = self.limits.min_free_factor * self.max_message_size
+            self._low_on_disk = free is not None and free < minimum
+            self._disk_checked_at = now
+        return self._low_on_disk
 
     async def handle_RCPT(
         self, server: Any, session: Any, envelope: Any, address: str, rcpt_options: list[str]
@@ -115,7 +125,9 @@ class GatewayHandler:
             log.error("password check failed (%s)", type(exc).__name__)
             return None
 
-    def open_entry(self, session: Any, envelope: Any) -> tuple[EntryWriter | None, str]:
+    async def open_entry(self, session: Any, envelope: Any) -> tuple[EntryWriter | None, str]:
+        """Create the spool file in a thread: file creation waits on the file system's journal,
+        which the commits of other sessions keep busy, and must not stall the event loop."""
         meta = Envelope(
             mail_from=envelope.mail_from or "",
             rcpt_tos=tuple(envelope.rcpt_tos),
@@ -129,7 +141,8 @@ class GatewayHandler:
             token_user=getattr(envelope, "token_user", None),
         )
         try:
-            return self.spool.open_entry(meta), ""
+            loop = asyncio.get_running_loop()
+            return await loop.run_in_executor(None, self.spool.open_entry, meta), ""
         except SpoolError as exc:
             return None, _spool_failure(exc)
 

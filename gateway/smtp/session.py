@@ -27,6 +27,21 @@ _SIZE_PARAM = re.compile(rb"\bSIZE=(\d{1,20})\b", re.IGNORECASE)
 _BARE = re.compile(rb"\r(?!\n)|(?<!\r)\n")
 
 
+# Commands a relay repeats for every message of a reused connection. aiosmtpd counts calls per
+# session, so these get far more room than NOOP/HELP/VRFY loops do.
+PER_MESSAGE_COMMANDS = ("MAIL", "RCPT", "DATA", "RSET")
+MESSAGES_PER_SESSION = 1000
+
+
+def call_limits(limit: int) -> dict[str, int]:
+    """aiosmtpd's command_call_limit per command: ``limit`` for most, and enough for
+    MESSAGES_PER_SESSION messages for the per-message ones (RCPT: 50 recipients each)."""
+    limits = {"*": limit}
+    limits.update({command: max(limit, MESSAGES_PER_SESSION) for command in PER_MESSAGE_COMMANDS})
+    limits["RCPT"] = max(limit, MESSAGES_PER_SESSION * 50)
+    return limits
+
+
 class SessionLimiter:
     """Live sessions in all and per client IP (shared by every session of one listener)."""
 
@@ -61,7 +76,7 @@ class GatewaySMTP(SMTP):
         super().__init__(
             handler,
             timeout=limits.idle_timeout,
-            command_call_limit=limits.command_call_limit,
+            command_call_limit=call_limits(limits.command_call_limit),
             **kwargs,
         )
         self.limits = limits
@@ -167,7 +182,13 @@ class GatewaySMTP(SMTP):
         if self.event_handler.low_on_disk():
             await self.push(replies.INSUFFICIENT_STORAGE)
             return
-        writer, problem = self.event_handler.open_entry(self.session, self.envelope)
+        opening = asyncio.ensure_future(self.event_handler.open_entry(self.session, self.envelope))
+        try:
+            writer, problem = await asyncio.shield(opening)
+        except asyncio.CancelledError:
+            # The client left while the file was being created: remove it once it exists.
+            opening.add_done_callback(_abort_opened)
+            raise
         if writer is None:
             await self.push(problem)
             return
@@ -251,6 +272,13 @@ class GatewaySMTP(SMTP):
             return replies.STRUCTURE_LIMITS
         writer.write(line)
         return None
+
+
+def _abort_opened(opening: asyncio.Future[tuple[EntryWriter | None, str]]) -> None:
+    if not opening.cancelled() and opening.exception() is None:
+        writer, _ = opening.result()
+        if writer is not None:
+            writer.abort()
 
 
 class GatewayLMTP(GatewaySMTP):

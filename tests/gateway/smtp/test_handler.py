@@ -68,7 +68,7 @@ def test_entry_records_the_transport_proofs(handler: GatewayHandler) -> None:
     envelope.mail_from = "anna@example.com"
     envelope.rcpt_tos = ["log@crm.example.com"]
     envelope.token_user = "anna@example.com"
-    writer, problem = handler.open_entry(session("127.0.0.1"), envelope)
+    writer, problem = asyncio.run(handler.open_entry(session("127.0.0.1"), envelope))
     assert writer is not None and problem == ""
     writer.write(b"Subject: t\r\n\r\nbody\r\n")
     reply = asyncio.run(handler.commit_entry(session("127.0.0.1"), envelope, writer))

@@ -278,3 +278,12 @@ def test_command_call_limit_cuts_a_looping_client(make_config: ConfigFactory) ->
         codes = [client.command(b"NOOP")[0] for _ in range(11)]
         assert codes[:10] == [250] * 10
         assert codes[10] == 421
+
+
+def test_a_relay_may_send_many_messages_on_one_connection(config: Config) -> None:
+    """command_call_limit must not cut a relay that reuses its connection (Postfix's
+    connection cache): aiosmtpd counts per session, so per-message commands get more room."""
+    with running_edge(config) as edge, smtplib.SMTP("127.0.0.1", edge.port) as client:
+        for n in range(150):
+            client.sendmail("anna@example.com", [LOG], make_message(message_id=f"<{n}@x>"))
+    assert len(entries(edge.spool)) == 150
