@@ -13,7 +13,7 @@ from collections.abc import Sequence
 
 from sqlalchemy.exc import OperationalError
 
-from gateway.cli import admin, data, quarantine, run
+from gateway.cli import admin, data, parse, quarantine, run
 from gateway.cli.common import CliError, close_apps
 from gateway.config import Config, ConfigError, find_config_path, load_config
 from gateway.crm.db import SchemaOutOfDate
@@ -33,7 +33,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="config file (default: $BCCRM_CONFIG, ./bccrm.toml, /etc/bccrm/bccrm.toml)",
     )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for module in (run, data, admin, quarantine):
+    for module in (run, data, admin, quarantine, parse):
         module.register(commands)
     return parser
 
@@ -41,7 +41,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        config = load_config(find_config_path(args.config))
+        config = _load(args)
     except ConfigError as exc:
         print(f"bccrm: configuration error: {exc}", file=sys.stderr)
         return int(getattr(args, "config_error_status", EXIT_USAGE))
@@ -57,6 +57,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(status)
     finally:
         close_apps()
+
+
+def _load(args: argparse.Namespace) -> Config:
+    """The config; commands that work without one (parse) get the defaults when none exists."""
+    if getattr(args, "config_optional", False) and args.config is None:
+        try:
+            path = find_config_path(None)
+        except ConfigError:
+            return Config()
+        return load_config(path)
+    return load_config(find_config_path(args.config))
 
 
 def _run(args: argparse.Namespace, config: Config) -> int:

@@ -35,7 +35,18 @@ class Email(Base):
     received_at: Mapped[timestamp]
     from_email: Mapped[email_str]
     from_name: Mapped[name_str] = mapped_column(default="")
+    forwarded_by_email: Mapped[str | None] = mapped_column(
+        String(320), comment="the rep who forwarded it; from_* is the original author"
+    )
+    forwarded_by_name: Mapped[str] = mapped_column(String(300), default="")
     body_text: Mapped[str] = mapped_column(Text, default="")
+    reply_text: Mapped[str] = mapped_column(Text, default="", comment="newest text only")
+    language: Mapped[str] = mapped_column(String(8), default="")
+    in_reply_to: Mapped[str] = mapped_column(String(998), default="")
+    references: Mapped[list[Any]] = mapped_column(default=list)
+    normalized_subject: Mapped[str] = mapped_column(Text, default="")
+    tokens: Mapped[dict[str, Any]] = mapped_column(default=dict, comment="deal/ticket/private")
+    flags: Mapped[dict[str, Any]] = mapped_column(default=dict, comment="bulk/auto/bounce")
     body_sha256: Mapped[str] = mapped_column(String(64))
     size: Mapped[int] = mapped_column(comment="bytes as received")
     privacy_level: Mapped[str] = mapped_column(String(10), default="full")

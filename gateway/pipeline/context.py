@@ -7,7 +7,8 @@ from typing import Any, Protocol
 
 from sqlalchemy.orm import Session
 
-from gateway.parsing import ParsedMessage, Participant
+from gateway.parsing import ParsedMessage, Participant, Person
+from gateway.parsing.analysis import Analysis
 from gateway.spool import Envelope
 
 OUTCOMES = ("logged", "duplicate", "dropped")
@@ -42,6 +43,11 @@ class MessageContext:
     envelope: Envelope
     session: Session
     parsed: ParsedMessage | None = None
+    analysis: Analysis | None = None
+    # The original message's author and people (for a forward: the forwarded message's), with
+    # the logging addresses left out. ``parsed`` keeps the outer message, which verify checks.
+    author: Person | None = None
+    participants: list[Participant] = field(default_factory=list)
     direction: str = ""
     auth: dict[str, Any] = field(default_factory=dict)
     logger_ids: list[int] = field(default_factory=list)

@@ -19,30 +19,38 @@ from gateway.crm import (
     repo,
     utcnow,
 )
-from gateway.parsing import direction, is_internal, parse_message, split_name
+from gateway.parsing import Participant, is_internal, split_name
+from gateway.parsing.analysis import analyze
 from gateway.pipeline.context import HoldMessage, MessageContext, ParticipantMatch
 
 
 class ParseStage:
     name = "parse"
-    description = "Parse headers, participants, body and attachments; work out the direction."
+    description = "Read the message: the original author of a forward, participants, newest "
+    "text, signature, thread keys, tokens, flags and direction."
 
     def __init__(self, config: Config) -> None:
         self.org_domains = config.organization.domains
+        self.region = config.organization.default_region
         self.logging_addresses = frozenset(config.logging.addresses)
 
     def process(self, ctx: MessageContext) -> None:
-        parsed = parse_message(ctx.raw)
+        analysis = analyze(ctx.raw, self.org_domains, self.region, tuple(self.logging_addresses))
+        parsed = analysis.parsed
         if parsed.sender is None:
             raise HoldMessage("From is not exactly one valid address")
         # The logging address itself is plumbing, not a participant of the conversation.
-        parsed.participants = [
-            p for p in parsed.participants if base_address(p.email)[0] not in self.logging_addresses
-        ]
-        others = [p.email for p in parsed.participants if p.role != "from"]
-        ctx.parsed = parsed
-        ctx.direction = direction(parsed.sender.email, others, self.org_domains)
+        parsed.participants = self._people(parsed.participants)
+        ctx.parsed, ctx.analysis = parsed, analysis
+        ctx.author = analysis.original_sender or parsed.sender
+        ctx.participants = self._people(analysis.participants)
+        ctx.direction = analysis.direction
+        if analysis.forwarded:
+            ctx.note(self.name, "forwarded: logged under the original author")
         ctx.note(self.name, f"direction {ctx.direction}")
+
+    def _people(self, people: list[Participant]) -> list[Participant]:
+        return [p for p in people if base_address(p.email)[0] not in self.logging_addresses]
 
 
 class MatchStage:
@@ -57,10 +65,8 @@ class MatchStage:
         parsed = ctx.require_parsed()
         assert parsed.sender is not None
         self._loggers(ctx, parsed.sender.email)
-        user_addresses = repo.user_ids_by_address(
-            ctx.session, [p.email for p in parsed.participants]
-        )
-        for participant in parsed.participants:
+        user_addresses = repo.user_ids_by_address(ctx.session, [p.email for p in ctx.participants])
+        for participant in ctx.participants:
             if (
                 is_internal(participant.email, self.org_domains)
                 or participant.email in user_addresses
@@ -132,26 +138,35 @@ class LogStage:
         )
 
     def _email(self, ctx: MessageContext) -> Email:
-        parsed = ctx.require_parsed()
-        assert parsed.sender is not None
+        parsed, analysis = ctx.require_parsed(), ctx.analysis
+        assert parsed.sender is not None and ctx.author is not None and analysis is not None
+        forwarder = analysis.forwarded_by
         return Email(
             dedup_key=parsed.dedup_key,
             message_id=parsed.message_id,
             subject=parsed.subject,
             direction=ctx.direction,
-            sent_at=parsed.sent_at,
+            sent_at=analysis.original_date or parsed.sent_at,
             received_at=datetime.fromtimestamp(ctx.envelope.received_at, UTC),
-            from_email=parsed.sender.email,
-            from_name=parsed.sender.name,
+            from_email=ctx.author.email,
+            from_name=ctx.author.name,
+            forwarded_by_email=forwarder.email if forwarder else None,
+            forwarded_by_name=forwarder.name if forwarder else "",
+            reply_text=analysis.reply_text,
+            language=analysis.language,
+            in_reply_to=parsed.in_reply_to,
+            references=list(parsed.references),
+            normalized_subject=analysis.thread["normalized_subject"],
+            tokens=analysis.tokens,
+            flags=analysis.flags,
             body_text=parsed.body_text,
             body_sha256=parsed.body_sha256,
             size=parsed.size,
             privacy_level="full",
             auth=ctx.auth or {"transport": ctx.envelope.transport},
-            defects=parsed.defects,
+            defects=analysis.defects,
             participants=[
-                EmailParticipant(role=p.role, email=p.email, name=p.name)
-                for p in parsed.participants
+                EmailParticipant(role=p.role, email=p.email, name=p.name) for p in ctx.participants
             ],
             attachments=[
                 EmailAttachment(

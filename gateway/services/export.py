@@ -43,6 +43,18 @@ def _email(email: Email, user_emails: dict[int, str]) -> dict[str, Any]:
         "sent_at": _iso(email.sent_at),
         "received_at": _iso(email.received_at),
         "from": {"email": email.from_email, "name": email.from_name},
+        "forwarded_by": {"email": email.forwarded_by_email, "name": email.forwarded_by_name}
+        if email.forwarded_by_email
+        else None,
+        "reply_text": email.reply_text,
+        "language": email.language,
+        "thread": {
+            "in_reply_to": email.in_reply_to,
+            "references": email.references,
+            "normalized_subject": email.normalized_subject,
+        },
+        "tokens": email.tokens,
+        "flags": email.flags,
         "participants": [
             {"email": p.email, "name": p.name, "role": p.role, "contact_id": p.contact_id}
             for p in email.participants

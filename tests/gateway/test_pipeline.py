@@ -225,3 +225,32 @@ def test_message_without_exactly_one_author_is_held(app: App, from_header: bytes
     assert (outcome.status, outcome.reason) == ("held", "From is not exactly one valid address")
     data = exported(app)
     assert data["emails"] == [] and data["contacts"] == [] and data["companies"] == []
+
+
+def test_a_forwarded_customer_mail_is_logged_under_the_customer(app: App) -> None:
+    """Reps forward customer mail to the logging address: the email belongs to the customer,
+    with the rep as forwarder and logger, and only the original's people become contacts."""
+    forward = make_message(
+        subject="Fwd: Zapytanie ofertowe",
+        to="log@crm.example.com",
+        body=(
+            "Do wiadomości.\n\n---------- Forwarded message ---------\n"
+            "From: Jan Kowalski <jan.kowalski@acme.pl>\n"
+            "Date: Mon, Nov 2, 2026 at 9:30 AM\nSubject: Zapytanie ofertowe\n"
+            "To: Anna Nowak <anna@example.com>\n\n"
+            "Dzień dobry,\n\nproszę o ofertę. Kopia dla piotr@thirdparty.pl\n\n"
+            "Pozdrawiam\nJan Kowalski\nKierownik Działu Zakupów\nACME Sp. z o.o.\n"
+            "tel. 601 234 567\n\n"
+            "On Sun, Nov 1, 2026 at 8:00 AM Ewa <ewa@quoted.pl> wrote:\n> stara wiadomość\n"
+        ),
+    )
+    assert process(app, forward).status == "logged"
+    data = exported(app)
+    [email] = data["emails"]
+    assert email["from"] == {"email": "jan.kowalski@acme.pl", "name": "Jan Kowalski"}
+    assert email["forwarded_by"] == {"email": "anna@example.com", "name": "Anna Nowak"}
+    assert email["logged_by"] == ["anna@example.com"]
+    assert email["direction"] == "inbound"
+    assert email["sent_at"] == "2026-11-02T09:30:00+00:00"
+    assert "proszę o ofertę" in email["reply_text"] and "stara" not in email["reply_text"]
+    assert [c["emails"] for c in data["contacts"]] == [["jan.kowalski@acme.pl"]]

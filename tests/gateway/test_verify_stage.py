@@ -298,10 +298,9 @@ def test_forwarded_customer_mail_is_the_forwarders_not_the_customers(make_gatewa
     by_anna = dataclasses.replace(MTA, trusted_peer=False, auth_user="anna@example.com")
     assert gateway.process(forward, by_anna).status == "logged"
     [email] = gateway.emails()
-    assert (email["from"]["email"], email["auth"]["user"]) == (
-        "anna@example.com",
-        "anna@example.com",
-    )
+    assert email["auth"]["user"] == "anna@example.com"
+    assert email["from"]["email"] == "ceo@example.com"  # logged under the original author
+    assert email["forwarded_by"] == {"email": "anna@example.com", "name": "Anna Nowak"}
 
 
 def test_default_app_pipeline_verifies(app: App) -> None:

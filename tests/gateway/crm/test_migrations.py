@@ -54,3 +54,26 @@ def test_sqlite_is_opened_for_durability(config: Config) -> None:
         "foreign_keys": 1,
         "busy_timeout": 30000,
     }
+
+
+def test_upgrading_a_populated_database_keeps_its_rows(config: Config) -> None:
+    """0003 adds NOT NULL columns to emails: existing rows get the server defaults."""
+    engine = make_engine(config.database)
+    try:
+        upgrade(engine, "0002")
+        with engine.begin() as conn:
+            conn.exec_driver_sql(
+                "INSERT INTO emails (dedup_key, message_id, subject, direction, received_at,"
+                " from_email, from_name, body_text, body_sha256, size, privacy_level, auth,"
+                " defects, created_at) VALUES ('k', '<m@x>', 's', 'inbound',"
+                " '2026-11-02 09:30:00+00:00', 'jan@acme.pl', '', 'b', 'h', 1, 'full', '{}',"
+                " '[]', '2026-11-02 09:30:00+00:00')"
+            )
+        upgrade(engine)
+        with engine.connect() as conn:
+            row = conn.exec_driver_sql(
+                "SELECT message_id, reply_text, forwarded_by_email FROM emails"
+            ).one()
+        assert tuple(row) == ("<m@x>", "", None)
+    finally:
+        engine.dispose()
