@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from gateway.addresses import base_address
 from gateway.parsing import classify
 from gateway.parsing.forwards import Forward, parse_sent, unwrap_forwards
 from gateway.parsing.message import ParsedMessage, Participant, Person, parse_message
@@ -75,14 +76,17 @@ def analyze(
         del block
     else:
         defects.append("parse time budget exceeded; body left unparsed")
-    others = [p.email for p in original.participants if p.role != "from"]
+    # The logging address is plumbing, not a participant of the conversation.
+    logging = set(logging_addresses)
+    participants = [p for p in original.participants if base_address(p.email)[0] not in logging]
+    others = [p.email for p in participants if p.role != "from"]
     sender_email = original.sender.email if original.sender else ""
     return Analysis(
         parsed=parsed,
         sender=parsed.sender,
         original_sender=original.sender,
         original_date=original.date,
-        participants=original.participants,
+        participants=participants,
         forwarded=original.forwarded,
         direction=direction(sender_email, others, org_domains) if sender_email else "inbound",
         reply_text=reply_text.strip(),
@@ -121,7 +125,7 @@ def _original(parsed: ParsedMessage, defects: list[str]) -> _Original:
         )
     return _Original(
         inner.header.sender,
-        parse_sent(inner.header.sent),
+        parse_sent(inner.header.sent, parsed.date_offset),
         _forward_participants(inner),
         inner.body,
         forwarded=True,
@@ -140,7 +144,7 @@ def _attached_forward(parsed: ParsedMessage) -> _Original | None:
         last = chain[-1]
         return _Original(
             last.header.sender,
-            parse_sent(last.header.sent),
+            parse_sent(last.header.sent, inner.date_offset),
             _forward_participants(last),
             last.body,
             forwarded=True,

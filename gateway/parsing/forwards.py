@@ -293,20 +293,23 @@ _ZONE_WORD_RE = re.compile(r"(?<![a-z])[a-z]{1,4}(?![a-z])")
 _TOKEN_RE = re.compile(r"[^\W\d_]{1,20}|\d{1,4}")
 
 
-def parse_sent(text: str) -> datetime | None:
-    """The date of a forwarded header as an aware UTC datetime (naive text is taken as UTC);
-    None when it cannot be read. Never raises."""
+def parse_sent(text: str, default_offset: int = 0) -> datetime | None:
+    """The date of a forwarded header as an aware UTC datetime; None when it cannot be read.
+    Never raises. Mail clients print forwarded dates in the forwarder's local time without a
+    zone: ``default_offset`` (minutes east of UTC, e.g. the outer Date header's) is used then.
+    """
     try:
-        return _parse_sent(text)
+        return _parse_sent(text, default_offset)
     except (ValueError, OverflowError):
         return None
 
 
-def _parse_sent(text: str) -> datetime | None:
+def _parse_sent(text: str, default_offset: int = 0) -> datetime | None:
     text = view(unicodedata.normalize("NFC", text[:300]))[0].lower()
     if not text:
         return None
-    hour = minute = second = offset = 0
+    hour = minute = second = 0
+    offset: int | None = None
     time = _TIME_RE.search(text)
     twelve_hour = bool(time and time[4])
     if time is not None:
@@ -324,11 +327,11 @@ def _parse_sent(text: str) -> datetime | None:
     day, month, year = day_month_year
     if not 1970 <= year <= 2100:  # numeric forms; month-name forms only take such years
         return None
-    zone = timezone(timedelta(minutes=offset))
+    zone = timezone(timedelta(minutes=default_offset if offset is None else offset))
     return datetime(year, month, day, hour, minute, second, tzinfo=zone).astimezone(UTC)
 
 
-def _offset(rest: str) -> tuple[int, str]:
+def _offset(rest: str) -> tuple[int | None, str]:
     """Minutes east of UTC from the text after the time, and that text without the zone."""
     match = _OFFSET_RE.search(rest)
     if match is not None:
@@ -340,7 +343,7 @@ def _offset(rest: str) -> tuple[int, str]:
     for word in _ZONE_WORD_RE.findall(rest):
         if word in _ZONES:
             return _ZONES[word], rest
-    return 0, rest
+    return None, rest
 
 
 def _date(text: str, twelve_hour: bool) -> tuple[int, int, int] | None:

@@ -84,6 +84,7 @@ class ParsedMessage:
     references: tuple[str, ...] = ()
     defects: list[str] = field(default_factory=list)
     headers: dict[str, str] = field(default_factory=dict)  # EXTRA_HEADERS present, lower-case
+    date_offset: int = 0  # minutes east of UTC written in the Date header
     content_type: str = "text/plain"
     report_type: str = ""
     attached_messages: list[bytes] = field(default_factory=list)  # message/rfc822 parts
@@ -128,6 +129,7 @@ def parse_message(raw: bytes) -> ParsedMessage:
         message_id=clean_text(reader.text("Message-ID").strip())[:998],
         subject=clean_text(reader.text("Subject"))[:5000],
         sent_at=reader.date("Date"),
+        date_offset=reader.offset("Date"),
         sender=_single_sender(reader),
         participants=_participants(reader),
         body_text=walk.body_text(),
@@ -222,6 +224,12 @@ class _HeaderReader:
             return None
         assert isinstance(stamp, datetime)
         return stamp.replace(tzinfo=UTC) if stamp.tzinfo is None else stamp.astimezone(UTC)
+
+    def offset(self, name: str) -> int:
+        """Minutes east of UTC of a date header as written (0 when absent or naive)."""
+        stamp = getattr(self.header(name), "datetime", None)
+        delta = stamp.utcoffset() if isinstance(stamp, datetime) else None
+        return int(delta.total_seconds() // 60) if delta is not None else 0
 
     def addresses(self, name: str) -> list[Address]:
         found: list[Address] = []
@@ -325,6 +333,21 @@ class _Walk:
             return ""
 
 
+# Bytes of Polish letters in windows-1250 that are not letters in windows-1252: mislabelled
+# Central European mail (common from old Polish mail programs) then reads right.
+_CP1250_HINTS = frozenset(b"\xb9\xa5\x9c\x8c\x9f\x8f\xea\xca\xb3\xa3\xbf\xaf")
+
+
+def _guess_decode(payload: bytes) -> str:
+    """UTF-8 if it is valid, else windows-1250 when its Polish letters show, else windows-1252."""
+    try:
+        return payload.decode("utf-8")
+    except UnicodeDecodeError:
+        pass
+    legacy = "cp1250" if _CP1250_HINTS.intersection(payload) else "cp1252"
+    return payload.decode(legacy, errors="replace")
+
+
 def _is_attachment(part: Message) -> bool:
     disposition = str(part.get("Content-Disposition", "")).split(";", 1)[0].strip().lower()
     return disposition == "attachment"
@@ -336,10 +359,16 @@ def _part_text(part: Message, defects: list[str]) -> str:
         return ""
     charset = part.get_content_charset() or "us-ascii"
     try:
-        text = payload.decode(charset, errors="replace")
+        text = payload.decode(charset, errors="strict")
     except LookupError:
         defects.append(f"unknown charset {charset[:40]!r}")
-        text = payload.decode("utf-8", errors="replace")
+        text = _guess_decode(payload)
+    except UnicodeDecodeError:
+        if charset in ("utf-8", "utf8", "us-ascii", "ascii"):
+            defects.append(f"body is not {charset}; decoded as a legacy charset")
+            text = _guess_decode(payload)
+        else:
+            text = payload.decode(charset, errors="replace")
     if part.get_content_type() == "text/html":
         text = html_to_text(text)
     return clean_text(text)

@@ -165,7 +165,7 @@ TITLE_STEMS = (
     "ingenieur", "ingenier", "inżynier", "consultant", "konsultant", "berater", "bearbeiter",
     "referent", "procurement", "purchasing", "marketing", "logisty", "logistic", "księgow",
     "presiden", "präsident", "accountant", "analyst", "developer", "zakup", "sprzedaż",
-    "handlow", "comercial", "commercial", "account",
+    "handlow", "comercial", "commercial", "account", "ejecutiv", "executive", "cuentas",
 )  # fmt: skip
 
 # Words that never appear in a personal name line: greetings, team and place words.
@@ -177,6 +177,7 @@ NON_NAME_WORDS = (
     "estimada", "estimados", "buenos", "buenas", "días", "tardes", "noches", "regards", "grüße",
     "gruß", "pozdrawiam",
     "cordialement", "saludos", "team", "group", "grupa", "gruppe", "groupe", "grupo",
+    "redakcja", "redaktion", "rédaction", "redacción", "editorial", "zespół", "équipe", "equipo",
     "office", "biuro", "büro", "service", "services", "serwis", "support", "customer", "care",
     "department", "dział", "abteilung", "info", "kontakt", "contact", "contacto", "solutions",
     "consulting", "systems", "international", "polska", "poland", "deutschland", "germany",
