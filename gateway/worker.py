@@ -127,6 +127,7 @@ class Worker:
             return True
         fault_point("after-commit")
         if outcome.status == "held":
+            self.stats["held"] += 1
             self._quarantine(claim, outcome.reason, already_audited=True)
         else:
             self.spool.finish(claim)

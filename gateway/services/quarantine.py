@@ -82,8 +82,10 @@ class QuarantineService:
         message, block = self._describe(entry_id)
         return QuarantinedMessageDetail(**vars(message), headers=_text(block))
 
-    def release(self, entry_id: str) -> str:
-        """Spool the message again, marked ``released_by`` this actor; return its new id."""
+    def release(self, entry_id: str, *, override: bool = True) -> str:
+        """Spool the message again and return its new id. With ``override`` (an admin's
+        release) it is marked ``released_by`` this actor and logged without the checks that
+        held it; without (a replay after a rule change) it is judged again by today's rules."""
         with self._held(entry_id) as handle, self._audited() as audit:
             try:
                 envelope, raw = self.spool.read_entry(handle)
@@ -92,13 +94,15 @@ class QuarantineService:
                     f"quarantined message {entry_id} is not a readable spool entry; drop it"
                 ) from None
             try:
-                new_id = self.spool.store(raw, replace(envelope, released_by=self.actor))
+                marked = replace(envelope, released_by=self.actor if override else None)
+                new_id = self.spool.store(raw, marked)
             except SpoolError as exc:
                 raise QuarantineError(f"cannot release {entry_id}: {exc}") from None
             # Only now that the copy is durable may the original go: a crash in between leaves
             # two copies, and the log stage is idempotent; the other order could lose the mail.
             self.spool.remove_quarantined(entry_id)
-            audit("quarantine.released", entry_id, new_id=new_id)
+            action = "quarantine.released" if override else "quarantine.replayed"
+            audit(action, entry_id, new_id=new_id)
         log.info("entry %s: released from quarantine as %s", entry_id, new_id)
         return new_id
 
@@ -111,7 +115,8 @@ class QuarantineService:
         log.info("entry %s: dropped from quarantine", entry_id)
 
     def replay(self) -> builtins.list[str]:
-        """Release every message quarantined now (after a rule change); return the new ids.
+        """Run every message quarantined now through the pipeline again, under the current
+        rules and without an admin's override (after a rule change); return the new ids.
 
         Messages that cannot be released (unreadable, or someone else holds them) stay where
         they are and are logged; mail quarantined again while this runs is not replayed twice.
@@ -119,7 +124,7 @@ class QuarantineService:
         released = []
         for entry_id in self.spool.quarantined_ids():
             try:
-                released.append(self.release(entry_id))
+                released.append(self.release(entry_id, override=False))
             except QuarantineError as exc:
                 log.warning("entry %s: not replayed: %s", entry_id, exc)
         return released

@@ -37,6 +37,10 @@ def _spool_failure(exc: SpoolError) -> str:
     return replies.INSUFFICIENT_STORAGE if exc.disk_full else replies.QUEUE_WRITE_ERROR
 
 
+class AuthUnavailable(Exception):
+    """Credentials cannot be checked now (the database is down): a temporary failure."""
+
+
 class GatewayHandler:
     def __init__(
         self,
@@ -123,7 +127,7 @@ class GatewayHandler:
             )
         except SQLAlchemyError as exc:
             log.error("password check failed (%s)", type(exc).__name__)
-            return None
+            raise AuthUnavailable from None
 
     async def open_entry(self, session: Any, envelope: Any) -> tuple[EntryWriter | None, str]:
         """Create the spool file in a thread: file creation waits on the file system's journal,

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+import warnings
 from collections import Counter
 from typing import Any
 
@@ -18,10 +19,15 @@ from aiosmtpd.smtp import SMTP, AuthResult, LoginPassword, syntax
 
 from gateway.config_trust import LimitsConfig
 from gateway.smtp import replies
+from gateway.smtp.handler import AuthUnavailable
 from gateway.smtp.prescan import StructureScanner
 from gateway.spool import EntryWriter
 
 log = logging.getLogger("bccrm.smtp")
+
+# aiosmtpd 1.4 sets its own deprecated Session.login_data after every successful AUTH and
+# warns about it; the warning is about aiosmtpd's internals, not ours.
+warnings.filterwarnings("ignore", message=".*login_data.*", category=DeprecationWarning)
 
 _SIZE_PARAM = re.compile(rb"\bSIZE=(\d{1,20})\b", re.IGNORECASE)
 _BARE = re.compile(rb"\r(?!\n)|(?<!\r)\n")
@@ -140,7 +146,11 @@ class GatewaySMTP(SMTP):
         login, self._pending_login = self._pending_login, None
         if not isinstance(login, LoginPassword):
             return parsed  # malformed exchange; aiosmtpd has answered
-        user = await self.event_handler.authenticate(login.login, login.password)
+        try:
+            user = await self.event_handler.authenticate(login.login, login.password)
+        except AuthUnavailable:
+            # RFC 4954: 454 lets the client retry later; it is not the user's failure.
+            return AuthResult(success=False, handled=False, message=replies.AUTH_UNAVAILABLE)
         if user is not None:
             log.info("authenticated a user from %s", self._counted_ip)
             return AuthResult(success=True, auth_data=user)

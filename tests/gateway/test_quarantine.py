@@ -262,16 +262,20 @@ def test_by_must_be_a_registered_user(app: App, cli: Cli) -> None:
     assert app.spool.quarantined_ids() == [entry_id]
 
 
-def test_replay_releases_every_message(app: App, cli: Cli) -> None:
-    """replay releases all held messages, each audited."""
+def test_replay_rejudges_every_message_under_current_rules(app: App, cli: Cli) -> None:
+    """replay re-spools all held messages without an admin override, each audited: after a
+    rule change they are judged again (these are still broken, so they are held again)."""
     held = {hold(app), hold(app, no_from("druga"))}
     code, out, _ = cli("replay")
     assert (code, out) == (0, "released 2 message(s)\n")
     assert app.spool.quarantined_ids() == []
     assert len(new_entries(app)) == 2
-    rows = audit_rows(app, "quarantine.released")
+    rows = audit_rows(app, "quarantine.replayed")
     assert {r.object_id for r in rows} == held
     assert {r.details["new_id"] for r in rows} == set(new_entries(app))
+    assert all(app.spool.peek(app.spool.new / n)[0].released_by is None
+               for n in new_entries(app))
+    assert drain(app)["quarantined"] == 2
 
 
 def test_escape_sequences_in_headers_are_printed_inert(app: App, cli: Cli) -> None:

@@ -15,9 +15,11 @@ import pytest
 import trustme
 
 from gateway.app import App
-from gateway.config import Config
+from gateway.config import Config, DatabaseConfig
+from gateway.crm.db import make_engine, session_factory
 from gateway.services.users import CredentialService
 from gateway.smtp import replies
+from gateway.smtp.credentials import EdgeCredentials
 from gateway.spool import Envelope, Spool
 from tests.conftest import ConfigFactory
 from tests.gateway.verify.keys import make_message as keys_message
@@ -268,3 +270,22 @@ def test_replayed_genuine_mail_from_an_untrusted_client_is_refused(
         client.sendmail("anna@example.com", [LOG], signed)
     assert refused.value.recipients[LOG] == (550, replies.NOT_AUTHORIZED[4:].encode())
     assert spooled(config) == []
+
+
+def test_auth_while_the_database_is_down_is_a_temporary_failure(
+    make_config: ConfigFactory, tls_files: dict[str, str], client_tls: ssl.SSLContext
+) -> None:
+    """454 (RFC 4954) lets the client retry; it does not count towards max_failures."""
+    down = make_engine(DatabaseConfig(url="postgresql+psycopg://nobody@127.0.0.1:1/none"))
+    credentials = EdgeCredentials(CredentialService(session_factory(down)))
+    config = make_config(gateway=UNTRUSTED, tls=tls_files)
+    plain = base64.b64encode(b"\x00anna@example.com\x00" + PASSWORD.encode())
+    try:
+        with (
+            running_edge(config, credentials=credentials) as edge,
+            starttls_client(edge.port, client_tls) as client,
+        ):
+            for _ in range(4):  # more than max_failures: still not cut off
+                assert client.command(b"AUTH PLAIN " + plain) == (454, replies.AUTH_UNAVAILABLE[4:])
+    finally:
+        down.dispose()
