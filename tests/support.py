@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.policy import SMTP as SMTP_POLICY
 from email.utils import format_datetime, make_msgid
-from typing import Any
+from typing import IO, Any
 
 from gateway.app import App
 from gateway.config import Config
@@ -123,3 +125,25 @@ def running_edge(config: Config, **kwargs: Any) -> Iterator[Edge]:
         yield edge
     finally:
         edge.stop()
+
+
+class LogReader:
+    """Collects a process's stderr lines in the background (a bccrm serve under test)."""
+
+    def __init__(self, stream: IO[str]) -> None:
+        self.lines: list[str] = []
+        self.thread = threading.Thread(target=self._read, args=(stream,), daemon=True)
+        self.thread.start()
+
+    def _read(self, stream: IO[str]) -> None:
+        for line in stream:
+            self.lines.append(line)
+
+    def wait_for(self, pattern: str, timeout: float = 60) -> re.Match[str]:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for line in self.lines:
+                if match := re.search(pattern, line):
+                    return match
+            time.sleep(0.05)
+        raise AssertionError(f"no log line matching {pattern!r} in:\n{''.join(self.lines)}")

@@ -5,21 +5,19 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import signal
 import smtplib
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import pytest
 
 from gateway.config import Config
-from tests.support import LOG, make_message
+from tests.support import LOG, LogReader, make_message
 
 pytestmark = pytest.mark.slow
 
@@ -32,28 +30,6 @@ def bccrm(config: Config, *args: str) -> subprocess.CompletedProcess[str]:
         timeout=60,
         check=False,
     )
-
-
-class LogReader:
-    """Collects a process's stderr lines in the background."""
-
-    def __init__(self, stream: IO[str]) -> None:
-        self.lines: list[str] = []
-        self.thread = threading.Thread(target=self._read, args=(stream,), daemon=True)
-        self.thread.start()
-
-    def _read(self, stream: IO[str]) -> None:
-        for line in stream:
-            self.lines.append(line)
-
-    def wait_for(self, pattern: str, timeout: float = 30) -> re.Match[str]:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            for line in self.lines:
-                if match := re.search(pattern, line):
-                    return match
-            time.sleep(0.05)
-        raise AssertionError(f"no log line matching {pattern!r} in:\n{''.join(self.lines)}")
 
 
 @pytest.fixture

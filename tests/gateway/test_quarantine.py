@@ -273,8 +273,7 @@ def test_replay_rejudges_every_message_under_current_rules(app: App, cli: Cli) -
     rows = audit_rows(app, "quarantine.replayed")
     assert {r.object_id for r in rows} == held
     assert {r.details["new_id"] for r in rows} == set(new_entries(app))
-    assert all(app.spool.peek(app.spool.new / n)[0].released_by is None
-               for n in new_entries(app))
+    assert all(app.spool.peek(app.spool.new / n)[0].released_by is None for n in new_entries(app))
     assert drain(app)["quarantined"] == 2
 
 

@@ -15,12 +15,11 @@ import shutil
 import signal
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import dkim
 import pytest
@@ -39,7 +38,7 @@ from tests.integration.postfix import (
     opendkim_testmsg_sign,
     throwaway_postfix,
 )
-from tests.support import LOG, make_message
+from tests.support import LOG, LogReader, make_message
 
 pytestmark = pytest.mark.slow
 
@@ -89,28 +88,6 @@ def bccrm(config: Config, *args: str) -> subprocess.CompletedProcess[str]:
         timeout=WAIT,
         check=False,
     )
-
-
-class LogReader:
-    """Collects a process's stderr lines in the background."""
-
-    def __init__(self, stream: IO[str]) -> None:
-        self.lines: list[str] = []
-        self.thread = threading.Thread(target=self._read, args=(stream,), daemon=True)
-        self.thread.start()
-
-    def _read(self, stream: IO[str]) -> None:
-        for line in stream:
-            self.lines.append(line)
-
-    def wait_for(self, pattern: str) -> re.Match[str]:
-        deadline = time.monotonic() + WAIT
-        while time.monotonic() < deadline:
-            for line in self.lines:
-                if match := re.search(pattern, line):
-                    return match
-            time.sleep(0.05)
-        raise AssertionError(f"no bccrm log line matching {pattern!r} in:\n{''.join(self.lines)}")
 
 
 @contextmanager
