@@ -36,9 +36,8 @@ What is measured
     this process with ``--clients`` connections, each sending messages back to back
     (MAIL FROM, RCPT TO log@crm.example.com, DATA; no pipelining) of about 5 KiB with realistic
     headers and a unique Message-ID. A connection carries at most 50 messages (QUIT, then a new
-    connection, with a new STARTTLS handshake in that mode), for both servers alike: bccrm's
-    default ``command_call_limit`` (100) counts every command per session, so it answers the
-    101st MAIL of a session with 421 and closes the connection. Connections are opened and
+    connection, with a new STARTTLS handshake in that mode), for both servers alike, as a relay
+    cycles its connections. Connections are opened and
     warmed up with 100 messages before the clock starts; the timed part sends ``--messages``
     messages in total. The client's and the server's CPU time over the timed part are shown
     per message, so that a saturated client (both sides then look alike) can be told apart.

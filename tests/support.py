@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import re
+import signal
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -147,3 +151,45 @@ class LogReader:
                     return match
             time.sleep(0.05)
         raise AssertionError(f"no log line matching {pattern!r} in:\n{''.join(self.lines)}")
+
+
+def bccrm(config: Config, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    """Run the ``bccrm`` command line with ``config`` in a subprocess."""
+    return subprocess.run(
+        [sys.executable, "-m", "gateway", "--config", str(config.source), *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+@contextmanager
+def serving(config: Config) -> Iterator[tuple[subprocess.Popen[str], int, LogReader]]:
+    """``bccrm serve`` as users run it, with the rep anna@example.com registered, once it
+    listens and its worker runs. Stopped on exit with SIGTERM (SIGKILL after 60 s)."""
+    for args in (("db", "upgrade"), ("users", "add", "anna@example.com", "--name", "Anna Nowak")):
+        result = bccrm(config, *args)
+        assert result.returncode == 0, result.stderr
+    process = subprocess.Popen(
+        [sys.executable, "-m", "gateway", "--config", str(config.source), "serve"],
+        stderr=subprocess.PIPE,
+        text=True,
+        env=os.environ | {"PYTHONUNBUFFERED": "1"},
+    )
+    assert process.stderr is not None
+    logs = LogReader(process.stderr)
+    try:
+        port = int(logs.wait_for(r"listening on 127\.0\.0\.1:(\d+)").group(1))
+        logs.wait_for(r"bccrm\.worker: worker started")
+        yield process, port, logs
+    finally:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(60)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(10)
+        logs.thread.join(10)
+        process.stderr.close()

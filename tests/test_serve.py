@@ -4,11 +4,9 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
 import smtplib
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,43 +15,15 @@ from typing import Any
 import pytest
 
 from gateway.config import Config
-from tests.support import LOG, LogReader, make_message
+from tests.support import LOG, LogReader, bccrm, make_message, serving
 
 pytestmark = pytest.mark.slow
 
 
-def bccrm(config: Config, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "gateway", "--config", str(config.source), *args],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-
-
 @pytest.fixture
 def served(config: Config) -> Iterator[tuple[subprocess.Popen[str], int, LogReader]]:
-    assert bccrm(config, "db", "upgrade").returncode == 0
-    assert bccrm(config, "users", "add", "anna@example.com", "--name", "Anna").returncode == 0
-    process = subprocess.Popen(
-        [sys.executable, "-m", "gateway", "--config", str(config.source), "serve"],
-        stderr=subprocess.PIPE,
-        text=True,
-        env=os.environ | {"PYTHONUNBUFFERED": "1"},
-    )
-    assert process.stderr is not None
-    logs = LogReader(process.stderr)
-    try:
-        port = int(logs.wait_for(r"listening on 127\.0\.0\.1:(\d+)").group(1))
-        logs.wait_for(r"bccrm\.worker: worker started")
-        yield process, port, logs
-    finally:
-        if process.poll() is None:
-            process.kill()
-        process.wait(30)
-        logs.thread.join(10)
-        process.stderr.close()
+    with serving(config) as running:
+        yield running
 
 
 def export(config: Config) -> dict[str, Any]:

@@ -71,9 +71,8 @@ def analyze(
     reply_text, signature = parsed.body_text, None
     if time.monotonic() - started < TIME_BUDGET:
         newest = strip_quotes(original.body, subject_hint=parsed.subject)
-        reply_text, block = split_signature(newest)
+        reply_text, _ = split_signature(newest)
         signature = parse_signature(newest, original.sender, default_region)
-        del block
     else:
         defects.append("parse time budget exceeded; body left unparsed")
     # The logging address is plumbing, not a participant of the conversation.

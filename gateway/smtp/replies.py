@@ -6,7 +6,6 @@ carries exception text, paths or SQL (invariant I-4).
 
 from __future__ import annotations
 
-OK_MAIL = "250 2.1.0 Ok"
 OK_RCPT = "250 2.1.5 Ok"
 QUEUE_WRITE_ERROR = "451 4.3.0 Error: queue file write error"
 INTERNAL_ERROR = "451 4.3.0 Error: internal error"

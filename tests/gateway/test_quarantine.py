@@ -187,7 +187,7 @@ def test_release_requeues_with_released_by_and_audits(app: App, cli: Cli) -> Non
         entry_id,
         {"new_id": new_id},
     )
-    assert drain(app)["quarantined"] == 1  # verify does not honour released_by yet
+    assert drain(app)["quarantined"] == 1  # no From: the parse stage holds it again
     [again] = cli.json("list")
     assert again["id"] == new_id and again["received_at"] == received_at
 

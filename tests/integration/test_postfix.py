@@ -12,9 +12,7 @@ import json
 import os
 import re
 import shutil
-import signal
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -38,7 +36,7 @@ from tests.integration.postfix import (
     opendkim_testmsg_sign,
     throwaway_postfix,
 )
-from tests.support import LOG, LogReader, make_message
+from tests.support import LOG, bccrm, make_message, serving
 
 pytestmark = pytest.mark.slow
 
@@ -80,44 +78,12 @@ def database_url(tmp_path: Path) -> str:
 # -- bccrm as a real process ------------------------------------------------------------------
 
 
-def bccrm(config: Config, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "gateway", "--config", str(config.source), *args],
-        capture_output=True,
-        text=True,
-        timeout=WAIT,
-        check=False,
-    )
-
-
 @contextmanager
 def served(config: Config) -> Iterator[int]:
-    """``bccrm serve`` with anna@example.com registered; yields its port, stops with SIGTERM."""
-    for args in (("db", "upgrade"), ("users", "add", "anna@example.com", "--name", "Anna Nowak")):
-        result = bccrm(config, *args)
-        assert result.returncode == 0, result.stderr
-    process = subprocess.Popen(
-        [sys.executable, "-m", "gateway", "--config", str(config.source), "serve"],
-        stderr=subprocess.PIPE,
-        text=True,
-        env=os.environ | {"PYTHONUNBUFFERED": "1"},
-    )
-    assert process.stderr is not None
-    logs = LogReader(process.stderr)
-    try:
-        port = int(logs.wait_for(r"listening on 127\.0\.0\.1:(\d+)").group(1))
-        logs.wait_for(r"bccrm\.worker: worker started")
+    """``bccrm serve`` (tests/support.py) yielding its port; afterwards a clean SIGTERM exit
+    and no traceback in its log."""
+    with serving(config) as (process, port, logs):
         yield port
-    finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(WAIT)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(10)
-        logs.thread.join(10)
-        process.stderr.close()
     # Reached only when the test body passed: a clean SIGTERM exit, no traceback anywhere.
     assert process.returncode == 0, "".join(logs.lines)
     assert not any("Traceback" in line for line in logs.lines), "".join(logs.lines)
