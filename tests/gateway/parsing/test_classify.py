@@ -158,3 +158,23 @@ def test_html_entities_and_hostile_markup() -> None:
     )
     assert html_to_text("<" * 10_000) is not None
     assert html_to_text("") == ""
+
+
+@pytest.mark.timeout(60)  # a hang guard: the stdlib took minutes on this before the fix
+def test_a_delivery_report_of_blank_lines_is_opaque_to_the_parser() -> None:
+    """The stdlib reads message/delivery-status as one header block per blank line, in
+    quadratic time; bccrm hands it over as text (gateway.parsing.dsn reads reports)."""
+    raw = (
+        b"From: MAILER-DAEMON@mx.example.net\r\nTo: a@acme.pl\r\nSubject: failed\r\n"
+        b"MIME-Version: 1.0\r\n"
+        b'Content-Type: multipart/report; report-type=delivery-status; boundary="B"\r\n\r\n'
+        b"--B\r\nContent-Type: text/plain\r\n\r\nNot delivered.\r\n"
+        b"--B\r\nContent-Type:\r\n message/delivery-status\r\n\r\n"
+        + b"\r\n" * 2_000_000
+        + b"Final-Recipient: rfc822; x@y.pl\r\nAction: failed\r\n--B--\r\n"
+    )
+    parsed = parse_message(raw)
+    assert (parsed.content_type, parsed.report_type) == ("multipart/report", "delivery-status")
+    assert parsed.body_text.strip() == "Not delivered."
+    assert [a.content_type for a in parsed.attachments] == ["text/x-delivery-status"]
+    assert flags(parsed)["bounce"] is True
