@@ -69,11 +69,20 @@ def test_upgrading_a_populated_database_keeps_its_rows(config: Config) -> None:
                 " '2026-11-02 09:30:00+00:00', 'jan@acme.pl', '', 'b', 'h', 1, 'full', '{}',"
                 " '[]', '2026-11-02 09:30:00+00:00')"
             )
+            conn.exec_driver_sql(
+                "INSERT INTO email_participants (email_id, role, email, name)"
+                " SELECT id, 'from', 'jan@acme.pl', 'Jan' FROM emails"
+            )
         upgrade(engine)
         with engine.connect() as conn:
             row = conn.exec_driver_sql(
                 "SELECT message_id, reply_text, forwarded_by_email FROM emails"
             ).one()
+            # SQLite batch mode drops and re-creates tables: rows that reference them must
+            # not be cascaded away on the way.
+            people = conn.exec_driver_sql("SELECT email, outcome FROM email_participants").all()
         assert tuple(row) == ("<m@x>", "", None)
+        assert [tuple(p) for p in people] == [("jan@acme.pl", "")]
     finally:
         engine.dispose()
+
