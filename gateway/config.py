@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from gateway.addresses import normalize_domain
+from gateway.config_matching import MatchingConfig, parse_matching
 from gateway.config_reader import ConfigError, Reader
 from gateway.config_trust import (
     AuthConfig,
@@ -143,6 +144,7 @@ class Config:
     auth: AuthConfig = field(default_factory=AuthConfig)
     dkim: DkimConfig = field(default_factory=DkimConfig)
     verify: VerifyConfig = field(default_factory=VerifyConfig)
+    matching: MatchingConfig = field(default_factory=MatchingConfig)
     team_inboxes: tuple[TeamInbox, ...] = ()
     source: Path | None = None
 
@@ -191,6 +193,7 @@ def parse_config(data: Mapping[str, Any], base_dir: Path, source: Path | None = 
         auth=parse_auth(sections.section("auth")),
         dkim=parse_dkim(sections.section("dkim")),
         verify=parse_verify(sections.section("verify")),
+        matching=parse_matching(sections.section("matching")),
         team_inboxes=parse_team_inboxes(data.get("team_inbox", []), logging_config.addresses),
         source=source,
     )

@@ -77,7 +77,9 @@ class TeamInbox:
     address: str
     route: str
     require: str = "transport"
+    # "tickets": a new thread opens a ticket and replies join it; "log": logged like BCC copies.
     mode: str = "log"
+    owner: str | None = None  # a registered user's address: owner of the tickets it opens
 
 
 def parse_limits(r: Reader) -> LimitsConfig:
@@ -209,6 +211,16 @@ def parse_verify(r: Reader) -> VerifyConfig:
     return cfg
 
 
+def _owner(r: Reader) -> str | None:
+    text = r.get("owner", str, "")
+    if not text:
+        return None
+    owner = normalize_address(text)
+    if owner is None:
+        raise ConfigError(f"{r.name('owner')}: {text!r} is not an address")
+    return owner
+
+
 def parse_team_inboxes(entries: Any, logging_addresses: tuple[str, ...]) -> tuple[TeamInbox, ...]:
     if not isinstance(entries, list):
         raise ConfigError("team_inbox: expected [[team_inbox]] tables")
@@ -229,9 +241,10 @@ def parse_team_inboxes(entries: Any, logging_addresses: tuple[str, ...]) -> tupl
                     "mode",
                     str,
                     "log",
-                    lambda v: v == "log",
-                    "only 'log' is supported in this version",
+                    lambda v: v in ("log", "tickets"),
+                    "must be 'log' or 'tickets'",
                 ),
+                owner=_owner(r),
             )
         )
         r.finish()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import re
 import signal
@@ -18,7 +19,10 @@ from email.policy import SMTP as SMTP_POLICY
 from email.utils import format_datetime, make_msgid
 from typing import IO, Any
 
+import pytest
+
 from gateway.app import App
+from gateway.cli import main
 from gateway.config import Config
 from gateway.services.users import CredentialService, UserService
 from gateway.smtp.credentials import EdgeCredentials
@@ -26,6 +30,25 @@ from gateway.smtp.server import serve
 from gateway.spool import Spool
 
 LOG = "log@crm.example.com"
+
+
+class Cli:
+    """The ``bccrm`` command line run in-process (``main()``), with its output captured."""
+
+    def __init__(self, config: Config, capsys: pytest.CaptureFixture[str]) -> None:
+        self.config = config
+        self.capsys = capsys
+        self.opened: list[App] = []
+
+    def __call__(self, *args: str) -> tuple[int, str, str]:
+        code = main(["--config", str(self.config.source), *args])
+        out, err = self.capsys.readouterr()
+        return code, out, err
+
+    def json(self, *args: str) -> Any:
+        code, out, err = self(*args, "--json")
+        assert code == 0, err
+        return json.loads(out)
 
 
 def make_message(

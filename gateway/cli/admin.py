@@ -1,14 +1,15 @@
-"""``bccrm db`` and ``bccrm doctor``."""
+"""``bccrm db``, ``bccrm doctor`` and ``bccrm stats``."""
 
 from __future__ import annotations
 
 import argparse
 from typing import Any
 
-from gateway.cli.common import add_json_flag, open_app, print_json, subcommand
+from gateway.cli.common import CliError, add_json_flag, open_app, print_json, subcommand
 from gateway.config import Config
 from gateway.crm.db import current_revision, head_revision, upgrade
 from gateway.services.doctor import run_checks
+from gateway.services.stats import match_stats
 
 
 def register(commands: Any) -> None:
@@ -18,6 +19,11 @@ def register(commands: Any) -> None:
     subcommand(db_verbs, "status", "show the schema revision", db_status)
     doctor_parser = subcommand(commands, "doctor", "check config, database, spool and port", doctor)
     add_json_flag(doctor_parser)
+    stats_parser = subcommand(commands, "stats", "how matching did over a time window", stats)
+    stats_parser.add_argument(
+        "--days", type=float, default=7.0, help="window ending now, in days (default: 7)"
+    )
+    add_json_flag(stats_parser)
 
 
 def db_upgrade(args: argparse.Namespace, config: Config) -> int:
@@ -48,3 +54,33 @@ def doctor(args: argparse.Namespace, config: Config) -> int:
         for check in checks:
             print(f"{'ok' if check.ok else 'FAIL':5} {check.name}: {check.detail}")
     return 0 if all(c.ok for c in checks) else 1
+
+
+def stats(args: argparse.Namespace, config: Config) -> int:
+    if args.days <= 0:
+        raise CliError("--days must be positive", code=2)
+    result = match_stats(open_app(config).sessions, days=args.days)
+    data = result.to_json()
+    if args.json:
+        print_json(data)
+        return 0
+    share = data["linked_without_help"]
+    print(
+        f"{data['emails']} emails, {data['participants']} external participants since "
+        f"{data['since'][:16]}"
+    )
+    for key in (
+        "linked_exact",
+        "auto_linked",
+        "created",
+        "suggested",
+        "pending_new_contact",
+        "reviewed",
+        "ignored",
+    ):
+        print(f"  {key.replace('_', ' '):22} {data[key]}")
+    for reason, count in data["ignored_by_reason"].items():
+        print(f"    ignored: {reason:16} {count}")
+    print(f"  duplicate suggestions  {data['duplicate_suggestions']}")
+    print("  linked without help    " + ("-" if share is None else f"{share:.1%}"))
+    return 0

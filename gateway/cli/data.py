@@ -14,6 +14,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from gateway.cli.common import CliError, add_json_flag, open_app, print_json, subcommand
 from gateway.config import Config
+from gateway.crm.merge import MergeError, merge_contacts
 from gateway.services.contacts import ContactService, CsvImportError
 from gateway.services.export import export_all
 from gateway.services.ingest import IngestService, IngestSummary, Source, open_sources
@@ -59,6 +60,12 @@ def register(commands: Any) -> None:
     imp.add_argument("file", type=Path)
     add_json_flag(imp)
     add_json_flag(subcommand(verbs, "list", "list contacts", contacts_list))
+    merge = subcommand(
+        verbs, "merge", "merge contact OTHER into KEEP (same person)", contacts_merge
+    )
+    merge.add_argument("keep", type=int, metavar="KEEP", help="id of the contact that stays")
+    merge.add_argument("other", type=int, metavar="OTHER", help="id of the contact merged away")
+    add_json_flag(merge)
 
     ingest_parser = subcommand(
         commands,
@@ -70,7 +77,8 @@ def register(commands: Any) -> None:
     ingest_parser.add_argument(
         "--rcpt",
         metavar="ADDR",
-        help="logging address the mail is treated as sent to (default: the first configured one)",
+        help="logging address or team-inbox route the mail is treated as sent to "
+        "(default: the first logging address)",
     )
     ingest_parser.add_argument(
         "--dry-run", action="store_true", help="show what would happen; write nothing"
@@ -157,10 +165,29 @@ def contacts_list(args: argparse.Namespace, config: Config) -> int:
     return 0
 
 
+def contacts_merge(args: argparse.Namespace, config: Config) -> int:
+    try:
+        with open_app(config).sessions.begin() as session:
+            result = merge_contacts(session, args.keep, args.other, actor="cli")
+    except MergeError as exc:
+        raise CliError(str(exc)) from None
+    if args.json:
+        print_json(dataclasses.asdict(result))
+    else:
+        print(
+            f"merged contact {result.other_id} into {result.keep_id}: "
+            f"{result.emails_moved} emails, {result.phones_moved} phones, "
+            f"{result.associations_moved} timeline entries"
+        )
+    return 0
+
+
 def ingest(args: argparse.Namespace, config: Config) -> int:
     rcpt = args.rcpt or config.logging.addresses[0]
-    if not Router(config.logging.addresses, ()).is_gateway_address(rcpt):
-        raise CliError(f"--rcpt {rcpt}: not a configured logging address", code=2)
+    if not Router(config.logging.addresses, (), config.team_inboxes).is_gateway_address(rcpt):
+        raise CliError(
+            f"--rcpt {rcpt}: not a configured logging address or team-inbox route", code=2
+        )
     service = IngestService(open_app(config).processor(), rcpt)
     try:
         with open_sources(args.paths) as sources:

@@ -50,6 +50,9 @@ class Email(Base):
     body_sha256: Mapped[str] = mapped_column(String(64))
     size: Mapped[int] = mapped_column(comment="bytes as received")
     privacy_level: Mapped[str] = mapped_column(String(10), default="full")
+    transactional: Mapped[bool] = mapped_column(
+        default=False, comment="associated with a ticket: service mail, not marketing"
+    )
     auth: Mapped[dict[str, Any]] = mapped_column(default=dict, comment="verification verdict")
     defects: Mapped[list[Any]] = mapped_column(default=list)
     created_at: Mapped[timestamp]
@@ -94,6 +97,11 @@ class EmailParticipant(Base):
     contact_id: Mapped[int | None] = mapped_column(
         ForeignKey("contacts.id", ondelete="SET NULL"), index=True
     )
+    outcome: Mapped[str] = mapped_column(
+        String(20), default="", comment="how matching decided: see gateway.matching.OUTCOMES"
+    )
+    reason: Mapped[str] = mapped_column(String(300), default="")
+    confidence: Mapped[float | None]
 
 
 class EmailAttachment(Base):
@@ -166,6 +174,11 @@ class ReviewItem(Base):
     id: Mapped[intpk]
     kind: Mapped[str] = mapped_column(String(30), index=True)
     status: Mapped[str] = mapped_column(String(10), default="open", index=True)
+    key: Mapped[str | None] = mapped_column(
+        String(400),
+        unique=True,
+        comment="one question per subject: asked once, answered once, never asked again",
+    )
     email_id: Mapped[int | None] = mapped_column(ForeignKey("emails.id", ondelete="CASCADE"))
     contact_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id", ondelete="CASCADE"))
     payload: Mapped[dict[str, Any]] = mapped_column(default=dict)

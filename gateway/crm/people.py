@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 from sqlalchemy import CheckConstraint, ForeignKey, String, UniqueConstraint
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
 from gateway.crm.base import Base, email_str, intpk, name_str, timestamp
 
@@ -74,6 +74,9 @@ class Contact(Base):
     owner_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     status: Mapped[str] = mapped_column(String(20), default="active")
     origin: Mapped[str] = mapped_column(String(20), comment="gateway, import or manual")
+    merged_into_id: Mapped[int | None] = mapped_column(
+        ForeignKey("contacts.id", ondelete="SET NULL"), comment="set when status is merged"
+    )
     created_at: Mapped[timestamp]
     updated_at: Mapped[timestamp]
     emails: Mapped[list[ContactEmail]] = relationship(
@@ -98,8 +101,29 @@ class ContactEmail(Base):
         ForeignKey("contacts.id", ondelete="CASCADE"), index=True
     )
     email: Mapped[email_str] = mapped_column(unique=True, comment="normalised address")
+    domain: Mapped[str] = mapped_column(String(253), index=True, default="")
     is_primary: Mapped[bool] = mapped_column(default=False)
+    bounced_at: Mapped[dt.datetime | None] = mapped_column(
+        comment="last permanent delivery failure reported by a bounce"
+    )
     contact: Mapped[Contact] = relationship(back_populates="emails")
+
+    @validates("email")
+    def _set_domain(self, _key: str, email: str) -> str:
+        self.domain = email.rpartition("@")[2]
+        return email
+
+
+class ContactNameKey(Base):
+    """Blocking keys of a contact's name (``kowalska|a``, ``kowa~a``): how candidates for
+    fuzzy matching are found by index among millions of contacts. Maintained by
+    :func:`gateway.crm.repo.index_contact_name`."""
+
+    __tablename__ = "contact_name_keys"
+    contact_id: Mapped[int] = mapped_column(
+        ForeignKey("contacts.id", ondelete="CASCADE"), primary_key=True
+    )
+    key: Mapped[str] = mapped_column(String(64), primary_key=True, index=True)
 
 
 class ContactPhone(Base):
@@ -127,6 +151,7 @@ class Deal(Base):
     )
     owner_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     updated_at: Mapped[timestamp]
+    contacts: Mapped[list[DealContact]] = relationship(cascade="all, delete-orphan")
 
 
 class DealContact(Base):
@@ -146,6 +171,7 @@ class Ticket(Base):
     subject: Mapped[str] = mapped_column(String(998), default="")
     status: Mapped[str] = mapped_column(String(10), default="open")
     inbox: Mapped[str] = mapped_column(String(320), default="")
+    owner_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     company_id: Mapped[int | None] = mapped_column(
         ForeignKey("companies.id", ondelete="SET NULL"), index=True
     )

@@ -5,12 +5,21 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from gateway.crm.base import utcnow
 from gateway.crm.mail import AuditEntry
-from gateway.crm.people import Company, CompanyDomain, Contact, ContactEmail, User, UserAddress
+from gateway.crm.people import (
+    Company,
+    CompanyDomain,
+    Contact,
+    ContactEmail,
+    ContactNameKey,
+    User,
+    UserAddress,
+)
+from gateway.matching.names import blocking_keys
 
 
 def contact_id_by_email(session: Session, email: str) -> int | None:
@@ -71,7 +80,17 @@ def create_contact(
     )
     session.add(contact)
     session.flush()
+    index_contact_name(session, contact)
     return contact
+
+
+def index_contact_name(session: Session, contact: Contact) -> None:
+    """(Re)write the name keys fuzzy matching retrieves ``contact`` by; call after every
+    change of its first or last name."""
+    session.execute(delete(ContactNameKey).where(ContactNameKey.contact_id == contact.id))
+    keys = blocking_keys(contact.first_name, contact.last_name)
+    session.add_all(ContactNameKey(contact_id=contact.id, key=key) for key in sorted(keys))
+    session.flush()
 
 
 def audit(

@@ -8,7 +8,7 @@ from gateway.parsing.message import (
     body_hash,
     parse_message,
 )
-from gateway.parsing.people import direction, is_internal, split_name
+from gateway.parsing.people import clean_display_name, direction, is_internal, split_name
 
 __all__ = [
     "Attachment",
@@ -16,6 +16,7 @@ __all__ = [
     "Participant",
     "Person",
     "body_hash",
+    "clean_display_name",
     "direction",
     "is_internal",
     "parse_message",

@@ -62,8 +62,10 @@ def analyze(
     org_domains: tuple[str, ...],
     default_region: str,
     logging_addresses: tuple[str, ...] = (),
+    envelope_recipients: tuple[str, ...] = (),
 ) -> Analysis:
-    """Analyse ``raw`` (bytes as received). Never raises on message content."""
+    """Analyse ``raw`` (bytes as received). Never raises on message content.
+    ``envelope_recipients`` (RCPT TO) may carry ``log+deal-<id>@`` tokens."""
     started = time.monotonic()
     parsed = parse_message(raw)
     defects = list(parsed.defects)
@@ -91,7 +93,7 @@ def analyze(
         reply_text=reply_text.strip(),
         signature=signature,
         thread=classify.thread(parsed),
-        tokens=classify.tokens(parsed, logging_addresses),
+        tokens=classify.tokens(parsed, logging_addresses, envelope_recipients),
         flags=classify.flags(parsed),
         language=classify.language(reply_text),
         defects=defects,

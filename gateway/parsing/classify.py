@@ -22,10 +22,20 @@ _FORWARD_PREFIX = re.compile(r"^\s*(?:fwd?|pd|wg|tr|rv|enc|vs)\s?:", re.IGNORECA
 _LEADING_TAG = re.compile(
     r"^\s*\[(?:external|ext|zewnętrzny|extern|externe|externo)\]\s*", re.IGNORECASE
 )
-_DEAL_TAG = re.compile(r"\[deal-(\d{1,12})\]", re.IGNORECASE)
+# Deal ids are the CRM's (imported "id" column): digits or letters, dashes, dots.
+_DEAL_ID = r"([a-z0-9][a-z0-9_.-]{0,63})"
+_DEAL_TAG = re.compile(r"\[deal-" + _DEAL_ID + r"\]", re.IGNORECASE)
 _TICKET_TAG = re.compile(r"\[#T-(\d{1,12})\]", re.IGNORECASE)
-_PLUS_DEAL = re.compile(r"^deal-(\d{1,12})$")
+_PLUS_DEAL = re.compile(r"^deal-" + _DEAL_ID + "$")
 _PLUS_TICKET = re.compile(r"^ticket-(\d{1,12})$")
+# Auto-replies that carry no Auto-Submitted header (some Exchange and webmail set-ups).
+_AUTO_REPLY_SUBJECT = re.compile(
+    r"^\s*(?:automatic reply|auto(?:matic)?[- ]?(?:reply|response)|out of (?:the )?office"
+    r"|odpowied[zź] automatyczna|automatyczna odpowied[zź]|autoodpowied[zź]"
+    r"|abwesenheitsnotiz|automatische antwort|r[ée]ponse automatique|respuesta autom[aá]tica"
+    r"|nieobecno[sś][cć] w biurze)\b",
+    re.IGNORECASE,
+)
 
 STOPWORDS = {
     "pl": {
@@ -168,11 +178,16 @@ def thread(parsed: ParsedMessage) -> dict[str, Any]:
     }
 
 
-def tokens(parsed: ParsedMessage, logging_addresses: Iterable[str]) -> dict[str, Any]:
-    """Deal and ticket ids and the private marker, from plus-addresses and subject tags."""
+def tokens(
+    parsed: ParsedMessage,
+    logging_addresses: Iterable[str],
+    envelope_recipients: Iterable[str] = (),
+) -> dict[str, Any]:
+    """Deal and ticket ids and the private marker, from plus-addresses (in the headers or the
+    envelope: a BCC to ``log+deal-42@`` is only in the envelope) and subject tags."""
     found: dict[str, Any] = {"deal": None, "ticket": None, "private": False}
     bases = set(logging_addresses)
-    for tag in _plus_tags(parsed, bases):
+    for tag in _plus_tags(parsed, bases, envelope_recipients):
         if match := _PLUS_DEAL.match(tag):
             found["deal"] = found["deal"] or match.group(1)
         elif match := _PLUS_TICKET.match(tag):
@@ -186,8 +201,10 @@ def tokens(parsed: ParsedMessage, logging_addresses: Iterable[str]) -> dict[str,
     return found
 
 
-def _plus_tags(parsed: ParsedMessage, bases: set[str]) -> list[str]:
-    addresses = [p.email for p in parsed.participants]
+def _plus_tags(
+    parsed: ParsedMessage, bases: set[str], envelope_recipients: Iterable[str]
+) -> list[str]:
+    addresses = [*list(envelope_recipients)[:100], *(p.email for p in parsed.participants)]
     for header in ("delivered-to", "x-original-to"):
         if value := parsed.headers.get(header):
             addresses.extend(addr for _, addr in getaddresses([value])[:10])
@@ -214,7 +231,8 @@ def flags(parsed: ParsedMessage) -> dict[str, bool]:
         "auto_generated": (bool(auto) and not auto.startswith("no"))
         or "x-autoreply" in headers
         or "x-autorespond" in headers
-        or precedence == "auto_reply",
+        or precedence == "auto_reply"
+        or bool(_AUTO_REPLY_SUBJECT.match(parsed.subject)),
         "bounce": (
             parsed.content_type == "multipart/report" and parsed.report_type == "delivery-status"
         )

@@ -2,15 +2,41 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 
 from gateway.addresses import domain_of
 
+# What mail clients and lists add to a person's display name: "(ACME)", "[EXT]",
+# "| ACME Sp. z o.o.", " - Sales", "via Support", ", PhD".
+_BRACKETED = re.compile(r"\([^)]{0,100}\)|\[[^\]]{0,100}\]|<[^>]{0,200}>")
+_TRAILER = re.compile(r"\s(?:\||-|–|—|/|via|@)\s.*$", re.IGNORECASE)
+_QUOTE = re.compile(r"(?:^|(?<=\s))'|'(?=\s|$)")  # quotes around a name, not O'Brien's
+_DEGREE = re.compile(
+    r",\s*(?:ph\.?\s?d|mba|msc|m\.sc|md|dr|jr|sr|ii|iii|esq|cpa)\.?\s*$", re.IGNORECASE
+)
+
+
+def clean_display_name(display_name: str) -> str:
+    """A person's name as a display name carries it, without what clients and lists add:
+    ``"Anna Kowalska (ACME)"``, ``Anna Kowalska | ACME``, ``'Anna Kowalska' via Sales``,
+    ``Anna Kowalska, PhD`` all give ``Anna Kowalska``. An all-capitals or all-lower-case
+    name is title-cased. "" when it is an address rather than a name."""
+    name = _QUOTE.sub(" ", display_name[:300].replace('"', " "))
+    name = _BRACKETED.sub(" ", name)
+    name = _TRAILER.sub("", name)
+    name = _DEGREE.sub("", " ".join(name.split())).strip(" ,;")
+    if "@" in name or not any(ch.isalpha() for ch in name):
+        return ""
+    if name.isupper() or name.islower():
+        name = name.title()
+    return name
+
 
 def split_name(display_name: str) -> tuple[str, str]:
     """(first, last) from a display name: ``Anna Kowalska``, ``Kowalska, Anna``, ``Anna``."""
-    name = " ".join(display_name.replace('"', " ").split())
-    if "@" in name or not name:
+    name = clean_display_name(display_name)
+    if not name:
         return "", ""
     if name.count(",") == 1:
         last, first = (part.strip() for part in name.split(","))

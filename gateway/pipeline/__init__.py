@@ -3,25 +3,28 @@
 from collections.abc import Callable
 
 from gateway.config import Config
+from gateway.pipeline.associate import AssociateStage
 from gateway.pipeline.context import (
     HoldMessage,
     MessageContext,
-    ParticipantMatch,
     Stage,
 )
+from gateway.pipeline.log import LogStage
+from gateway.pipeline.match import MatchStage
 from gateway.pipeline.runner import MessageProcessor, Outcome, Pipeline
-from gateway.pipeline.stages import LogStage, MatchStage, ParseStage
+from gateway.pipeline.stages import ParseStage
 from gateway.pipeline.verify import VerifyStage
 
 # The order is data: a stage sees what the stages before it added to the context.
-DEFAULT_STAGES = ("parse", "verify", "match", "log")
+DEFAULT_STAGES = ("parse", "verify", "match", "log", "associate")
 STAGES: dict[str, Callable[[Config], Stage]] = {
-    stage.name: stage for stage in (ParseStage, VerifyStage, MatchStage, LogStage)
+    stage.name: stage for stage in (ParseStage, VerifyStage, MatchStage, LogStage, AssociateStage)
 }
 
 __all__ = [
     "DEFAULT_STAGES",
     "STAGES",
+    "AssociateStage",
     "HoldMessage",
     "LogStage",
     "MatchStage",
@@ -29,7 +32,6 @@ __all__ = [
     "MessageProcessor",
     "Outcome",
     "ParseStage",
-    "ParticipantMatch",
     "Pipeline",
     "Stage",
     "VerifyStage",

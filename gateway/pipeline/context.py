@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from sqlalchemy.orm import Session
 
 from gateway.parsing import ParsedMessage, Participant, Person
 from gateway.parsing.analysis import Analysis
 from gateway.spool import Envelope
+
+if TYPE_CHECKING:
+    from gateway.matching.resolve import Decision
 
 OUTCOMES = ("logged", "duplicate", "dropped")
 
@@ -23,17 +26,6 @@ class HoldMessage(Exception):
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
         self.reason = reason
-
-
-@dataclass
-class ParticipantMatch:
-    """What the match stage decided for one external participant."""
-
-    participant: Participant
-    contact_id: int | None
-    reason: str
-    confidence: float
-    company_domain: str | None = None
 
 
 @dataclass
@@ -51,7 +43,10 @@ class MessageContext:
     direction: str = ""
     auth: dict[str, Any] = field(default_factory=dict)
     logger_ids: list[int] = field(default_factory=list)
-    matches: list[ParticipantMatch] = field(default_factory=list)
+    # One decision per external address (gateway.matching.resolve), applied by the log stage.
+    matches: list[Decision] = field(default_factory=list)
+    # The id of the email this message already is (same Message-ID and body): another copy.
+    duplicate_of: int | None = None
     email_id: int | None = None
     outcome: str | None = None
     notes: list[tuple[str, str]] = field(default_factory=list)

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session, selectinload, sessionmaker
 from gateway.addresses import domain_of, normalize_address
 from gateway.config import OrganizationConfig
 from gateway.crm import Company, Contact, ContactEmail, ContactPhone, repo
+from gateway.matching import records
 from gateway.parsing.people import is_internal
 from gateway.parsing.phones import to_e164
 
@@ -181,17 +182,21 @@ class ContactService:
                 title=row.fields["title"],
             )
             self._apply(session, contact, row)
+            records.suggest_merge(session, contact, self.org.free_mail_domains)
             return "created"
         contact = session.get_one(Contact, owner)
         return "updated" if self._apply(session, contact, row) else "unchanged"
 
     def _apply(self, session: Session, contact: Contact, row: _Row) -> bool:
         """Set the row's non-empty values on ``contact``; True if anything changed."""
-        changed = False
+        changed = renamed = False
         for key in ("first_name", "last_name", "title"):
             if row.fields[key] and getattr(contact, key) != row.fields[key]:
                 setattr(contact, key, row.fields[key])
                 changed = True
+                renamed = renamed or key != "title"
+        if renamed:
+            repo.index_contact_name(session, contact)
         known = {e.email for e in contact.emails}
         for address in (row.email, *row.other_emails):
             if address not in known:

@@ -56,7 +56,13 @@ def _email(email: Email, user_emails: dict[int, str]) -> dict[str, Any]:
         "tokens": email.tokens,
         "flags": email.flags,
         "participants": [
-            {"email": p.email, "name": p.name, "role": p.role, "contact_id": p.contact_id}
+            {
+                "email": p.email,
+                "name": p.name,
+                "role": p.role,
+                "contact_id": p.contact_id,
+                "match": {"outcome": p.outcome, "reason": p.reason, "confidence": p.confidence},
+            }
             for p in email.participants
         ],
         "contact_ids": ids["contact"],
@@ -69,6 +75,7 @@ def _email(email: Email, user_emails: dict[int, str]) -> dict[str, Any]:
         ],
         "logged_by": [user_emails.get(lg.user_id, "") for lg in email.loggers],
         "privacy_level": email.privacy_level,
+        "transactional": email.transactional,
         "auth": email.auth,
         "attachments": [
             {
@@ -91,6 +98,14 @@ def _members(
     for owner, contact_id in session.execute(select(getattr(table, key), table.contact_id)):
         found[owner].append(contact_id)
     return found
+
+
+def _candidates(item: ReviewItem) -> list[Any]:
+    """The records a review item asks about, whatever its kind."""
+    payload = item.payload
+    if item.kind == "merge":
+        return [{"contact_id": payload.get("keep")}, {"contact_id": payload.get("other")}]
+    return list(payload.get("candidates") or payload.get("choices") or [])
 
 
 def export_all(sessions: sessionmaker[Session]) -> dict[str, Any]:
@@ -120,7 +135,12 @@ def export_all(sessions: sessionmaker[Session]) -> dict[str, Any]:
             "emails": [_email(e, user_emails) for e in emails],
             "contacts": [
                 vars(contact_info(c))
-                | {"emails": [e.email for e in c.emails], "phones": [p.e164 for p in c.phones]}
+                | {
+                    "emails": [e.email for e in c.emails],
+                    "phones": [p.e164 for p in c.phones],
+                    "bounced": [e.email for e in c.emails if e.bounced_at is not None],
+                    "merged_into_id": c.merged_into_id,
+                }
                 for c in contacts
             ],
             "companies": [
@@ -142,6 +162,8 @@ def export_all(sessions: sessionmaker[Session]) -> dict[str, Any]:
                     "stage": d.stage,
                     "status": d.status,
                     "company_id": d.company_id,
+                    "owner_id": d.owner_id,
+                    "updated_at": _iso(d.updated_at),
                     "contact_ids": deal_contacts[d.id],
                 }
                 for d in session.scalars(select(Deal).order_by(Deal.id))
@@ -152,6 +174,8 @@ def export_all(sessions: sessionmaker[Session]) -> dict[str, Any]:
                     "subject": t.subject,
                     "status": t.status,
                     "inbox": t.inbox,
+                    "owner_id": t.owner_id,
+                    "company_id": t.company_id,
                     "contact_ids": ticket_contacts[t.id],
                 }
                 for t in session.scalars(select(Ticket).order_by(Ticket.id))
@@ -163,6 +187,7 @@ def export_all(sessions: sessionmaker[Session]) -> dict[str, Any]:
                     "status": r.status,
                     "email_id": r.email_id,
                     "contact_id": r.contact_id,
+                    "candidates": _candidates(r),
                     "payload": r.payload,
                 }
                 for r in session.scalars(select(ReviewItem).order_by(ReviewItem.id))

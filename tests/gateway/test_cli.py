@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import json
 import mailbox
 import socket
 import subprocess
@@ -15,29 +14,11 @@ from typing import Any
 import pytest
 
 from gateway.app import App, build_app
-from gateway.cli import main
 from gateway.config import Config
 from gateway.services.users import CredentialService
-from tests.support import make_message, running_edge
+from tests.support import Cli, make_message, running_edge
 
 CSV_HEADER = "email,first_name,last_name,title,company,phone,other_emails\n"
-
-
-class Cli:
-    def __init__(self, config: Config, capsys: pytest.CaptureFixture[str]) -> None:
-        self.config = config
-        self.capsys = capsys
-        self.opened: list[App] = []
-
-    def __call__(self, *args: str) -> tuple[int, str, str]:
-        code = main(["--config", str(self.config.source), *args])
-        out, err = self.capsys.readouterr()
-        return code, out, err
-
-    def json(self, *args: str) -> Any:
-        code, out, err = self(*args, "--json")
-        assert code == 0, err
-        return json.loads(out)
 
 
 @pytest.fixture

@@ -26,6 +26,7 @@ def test_example_config_is_valid_and_documents_every_option() -> None:
         "worker",
         "database",
         "organization",
+        "matching",
         "logging",
         "diagnostics",
     ):

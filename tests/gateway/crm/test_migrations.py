@@ -9,6 +9,7 @@ from sqlalchemy import inspect
 from gateway.config import Config
 from gateway.crm import Base
 from gateway.crm.db import current_revision, head_revision, make_engine, upgrade
+from gateway.matching.names import blocking_keys
 
 
 def test_upgrade_head_matches_models(config: Config) -> None:
@@ -86,3 +87,28 @@ def test_upgrading_a_populated_database_keeps_its_rows(config: Config) -> None:
     finally:
         engine.dispose()
 
+
+def test_0004_indexes_the_contacts_that_exist(config: Config) -> None:
+    """0004 backfills address domains and name keys, so existing contacts can be found by
+    fuzzy matching and participants keep their rows."""
+    engine = make_engine(config.database)
+    try:
+        upgrade(engine, "0003")
+        with engine.begin() as conn:
+            conn.exec_driver_sql(
+                "INSERT INTO contacts (id, first_name, last_name, title, status, origin,"
+                " created_at, updated_at) VALUES (7, 'Anna', 'Kowalska', '', 'active', 'import',"
+                " '2026-11-02 09:30:00+00:00', '2026-11-02 09:30:00+00:00')"
+            )
+            conn.exec_driver_sql(
+                "INSERT INTO contact_emails (contact_id, email, is_primary)"
+                " VALUES (7, 'anna@acme.pl', true)"
+            )
+        upgrade(engine)
+        with engine.connect() as conn:
+            domain = conn.exec_driver_sql("SELECT domain FROM contact_emails").scalar_one()
+            keys = {row[0] for row in conn.exec_driver_sql("SELECT key FROM contact_name_keys")}
+        assert domain == "acme.pl"
+        assert keys == set(blocking_keys("Anna", "Kowalska")) == {"kowalska|a", "kowa~a"}
+    finally:
+        engine.dispose()

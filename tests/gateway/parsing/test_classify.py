@@ -178,3 +178,31 @@ def test_a_delivery_report_of_blank_lines_is_opaque_to_the_parser() -> None:
     assert parsed.body_text.strip() == "Not delivered."
     assert [a.content_type for a in parsed.attachments] == ["text/x-delivery-status"]
     assert flags(parsed)["bounce"] is True
+
+
+@pytest.mark.parametrize(
+    "subject",
+    [
+        "Automatic reply: Oferta",
+        "Out of Office: Oferta",
+        "Odpowiedź automatyczna: Oferta",
+        "Automatyczna odpowiedź",
+        "Abwesenheitsnotiz: Angebot",
+        "Réponse automatique : offre",
+    ],
+)
+def test_auto_replies_without_headers_are_known_by_subject(subject: str) -> None:
+    parsed = parse_message(message().replace(b"Subject: s", f"Subject: {subject}".encode()))
+    assert flags(parsed)["auto_generated"] is True
+
+
+def test_a_subject_that_mentions_the_office_is_not_an_auto_reply() -> None:
+    parsed = parse_message(message().replace(b"Subject: s", b"Subject: Re: office move"))
+    assert flags(parsed)["auto_generated"] is False
+
+
+def test_deal_ids_may_be_alphanumeric() -> None:
+    parsed = parse_message(message("Cc: log+deal-D-2024.17@crm.example.com"))
+    assert tokens(parsed, ["log@crm.example.com"])["deal"] == "d-2024.17"
+    tagged = parse_message(message().replace(b"Subject: s", b"Subject: Re: [deal-HS-991] x"))
+    assert tokens(tagged, ["log@crm.example.com"])["deal"] == "HS-991"

@@ -1,0 +1,236 @@
+"""The associate stage: which tickets and deals an email belongs to.
+
+Tickets: a ``[#T-<id>]`` tag or ``log+ticket-<id>@`` → that ticket; a reply in a thread whose
+earlier email is on a ticket → the same ticket; a new thread arriving through a team inbox in
+``tickets`` mode → a new ticket. Email on a ticket is transactional.
+
+Deals, first rule that applies wins and is recorded as the reason: a deal token
+(``log+deal-<id>@``, ``[deal-<id>]``); the thread's earlier emails' deals; the contacts' open
+deals (one → that deal, several → a "which deal?" question, newest first); the company's
+single open deal. Runs for another copy of a logged email too, so a copy that arrives through
+a team inbox or with a deal token adds its links to the one email.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import Session
+
+from gateway.addresses import normalize_address
+from gateway.config import Config
+from gateway.config_trust import TeamInbox
+from gateway.crm import (
+    Contact,
+    Deal,
+    DealContact,
+    Email,
+    EmailAssociation,
+    Ticket,
+    linking,
+    questions,
+    repo,
+    utcnow,
+)
+from gateway.parsing.classify import normalized_subject
+from gateway.pipeline.context import MessageContext
+
+MAX_THREAD_IDS = 50
+MAX_DEAL_CHOICES = 10
+
+
+class AssociateStage:
+    name = "associate"
+    description = "Put the email on its tickets and deals: tokens, thread, open deals."
+
+    def __init__(self, config: Config) -> None:
+        self.inboxes = {inbox.route: inbox for inbox in config.team_inboxes}
+        self.owners = {i.owner for i in config.team_inboxes if i.owner}
+
+    def process(self, ctx: MessageContext) -> None:
+        if ctx.email_id is None:
+            return
+        session, email = ctx.session, ctx.session.get_one(Email, ctx.email_id)
+        tokens = (ctx.analysis.tokens if ctx.analysis else None) or {}
+        thread = _thread_associations(session, email)
+        contacts = _contacts_of(session, email.id)
+        self._tickets(ctx, email, tokens.get("ticket"), thread, contacts)
+        self._deals(ctx, email, tokens.get("deal"), thread, contacts)
+
+    def _inbox(self, ctx: MessageContext) -> TeamInbox | None:
+        for rcpt in ctx.envelope.rcpt_tos:
+            if (inbox := self.inboxes.get(normalize_address(rcpt) or "")) is not None:
+                return inbox
+        return None
+
+    def _tickets(
+        self,
+        ctx: MessageContext,
+        email: Email,
+        token: str | None,
+        thread: Sequence[EmailAssociation],
+        contacts: list[int],
+    ) -> None:
+        session = ctx.session
+        targets: list[tuple[int, str]] = []
+        ticket_id = _small_int(token)
+        if ticket_id is not None and (ticket := session.get(Ticket, ticket_id)) is not None:
+            targets = [(ticket.id, "ticket tag")]
+        if not targets:
+            found = dict.fromkeys(a.target_id for a in thread if a.kind == "ticket")
+            targets = [(ticket_id, "same thread") for ticket_id in found]
+        inbox = self._inbox(ctx)
+        if not targets and inbox is not None and inbox.mode == "tickets":
+            ticket = self._open_ticket(session, email, inbox, contacts)
+            targets = [(ticket.id, f"new ticket from {inbox.address}")]
+        for ticket_id, reason in targets:
+            if linking.associate(
+                session, email.id, "ticket", ticket_id, reason=reason, confidence=1.0
+            ):
+                ctx.note(self.name, f"ticket {ticket_id}: {reason}")
+                ticket = session.get_one(Ticket, ticket_id)
+                ticket.updated_at = utcnow()
+                if ticket.status == "closed" and email.direction == "inbound":
+                    ticket.status = "open"  # the customer wrote again
+            for contact_id in contacts:
+                linking.add_ticket_contact(session, ticket_id, contact_id)
+
+    def _open_ticket(
+        self, session: Session, email: Email, inbox: TeamInbox, contacts: list[int]
+    ) -> Ticket:
+        owner_id = None
+        if inbox.owner:
+            owner_id = repo.user_ids_by_address(session, [inbox.owner]).get(inbox.owner)
+        company_id = None
+        if contacts:
+            company_id = session.scalar(select(Contact.company_id).where(Contact.id == contacts[0]))
+        ticket = Ticket(
+            subject=normalized_subject(email.subject)[:998],
+            status="open",
+            inbox=inbox.address,
+            owner_id=owner_id,
+            company_id=company_id,
+            updated_at=utcnow(),
+        )
+        session.add(ticket)
+        session.flush()
+        repo.audit(session, "worker", "ticket.created", "ticket", ticket.id, email=email.id)
+        return ticket
+
+    def _deals(
+        self,
+        ctx: MessageContext,
+        email: Email,
+        token: str | None,
+        thread: Sequence[EmailAssociation],
+        contacts: list[int],
+    ) -> None:
+        session = ctx.session
+        targets: list[tuple[int, str]] = []
+        if token is not None and (deal_id := _deal_by_token(session, token)) is not None:
+            targets = [(deal_id, "deal token")]
+        if not targets:
+            found = dict.fromkeys(a.target_id for a in thread if a.kind == "deal")
+            targets = [(deal_id, "same thread") for deal_id in found]
+        if not targets and contacts:
+            open_deals = _open_deals(
+                session, DealContact.contact_id.in_(contacts), join_contacts=True
+            )
+            if len(open_deals) == 1:
+                targets = [(open_deals[0].id, "contact's only open deal")]
+            elif len(open_deals) > 1:
+                self._ask_which_deal(ctx, email, open_deals)
+                return
+            else:
+                targets = self._company_deal(session, email.id)
+        for deal_id, reason in targets:
+            if linking.associate(session, email.id, "deal", deal_id, reason=reason, confidence=1.0):
+                ctx.note(self.name, f"deal {deal_id}: {reason}")
+
+    def _company_deal(self, session: Session, email_id: int) -> list[tuple[int, str]]:
+        companies = list(
+            session.scalars(
+                select(EmailAssociation.company_id).where(
+                    EmailAssociation.email_id == email_id, EmailAssociation.kind == "company"
+                )
+            )
+        )
+        if not companies:
+            return []
+        deals = _open_deals(session, Deal.company_id.in_(companies))
+        return [(deals[0].id, "company's only open deal")] if len(deals) == 1 else []
+
+    def _ask_which_deal(self, ctx: MessageContext, email: Email, deals: list[Deal]) -> None:
+        questions.ask(
+            ctx.session,
+            "which_deal",
+            questions.which_deal_key(email.id),
+            {
+                "choices": [
+                    {
+                        "deal_id": d.id,
+                        "name": d.name,
+                        "stage": d.stage,
+                        "updated_at": d.updated_at.isoformat(),
+                    }
+                    for d in deals[:MAX_DEAL_CHOICES]
+                ]
+            },
+            email_id=email.id,
+        )
+        ctx.note(self.name, f"which deal? {len(deals)} open deals")
+
+
+def _contacts_of(session: Session, email_id: int) -> list[int]:
+    return list(
+        session.scalars(
+            select(EmailAssociation.contact_id)
+            .where(EmailAssociation.email_id == email_id, EmailAssociation.kind == "contact")
+            .order_by(EmailAssociation.id)
+        )
+    )
+
+
+def _thread_associations(session: Session, email: Email) -> Sequence[EmailAssociation]:
+    """Deal and ticket links of the earlier emails this one replies to."""
+    ids = [i for i in [email.in_reply_to, *reversed(email.references)] if i and isinstance(i, str)]
+    ids = list(dict.fromkeys(ids))[:MAX_THREAD_IDS]
+    if not ids:
+        return []
+    earlier = select(Email.id).where(Email.message_id.in_(ids), Email.id != email.id)
+    return session.scalars(
+        select(EmailAssociation)
+        .where(
+            EmailAssociation.email_id.in_(earlier),
+            or_(EmailAssociation.kind == "deal", EmailAssociation.kind == "ticket"),
+        )
+        .order_by(EmailAssociation.id)
+    ).all()
+
+
+def _deal_by_token(session: Session, token: str) -> int | None:
+    """``deal-<id>``: the imported deal with that id, else bccrm's own deal number."""
+    found = session.scalar(select(Deal.id).where(Deal.external_id == token))
+    if found is None:  # plus-addresses arrive lower-cased
+        found = session.scalar(
+            select(Deal.id).where(func.lower(Deal.external_id) == token.lower()).limit(1)
+        )
+    if found is None and (number := _small_int(token)) is not None:
+        found = session.scalar(select(Deal.id).where(Deal.id == number))
+    return found
+
+
+def _small_int(text: str | None) -> int | None:
+    """An id that fits the database's integer columns, or None."""
+    if text is None or not text.isdigit() or len(text) > 10 or int(text) >= 2**31:
+        return None
+    return int(text)
+
+
+def _open_deals(session: Session, condition: object, *, join_contacts: bool = False) -> list[Deal]:
+    query = select(Deal).where(Deal.status == "open")
+    if join_contacts:
+        query = query.join(DealContact, DealContact.deal_id == Deal.id)
+    query = query.where(condition).distinct().order_by(Deal.updated_at.desc(), Deal.id.desc())  # type: ignore[arg-type]
+    return list(session.scalars(query))

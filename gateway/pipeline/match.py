@@ -1,0 +1,96 @@
+"""The match stage: who logged the copy, and who each external person is.
+
+Only the original message's participants are matched (for a forward: the forwarded
+message's), never addresses from quoted text; a signature is used only for its own author.
+A bounce marks the addresses that failed on their contacts and is not logged.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import select, update
+
+from gateway.addresses import mask_address, normalize_address
+from gateway.config import Config
+from gateway.crm import ContactEmail, Email, repo, utcnow
+from gateway.matching.policy import MessageFlags
+from gateway.matching.resolve import Resolver
+from gateway.parsing import is_internal
+from gateway.parsing.dsn import bounced_recipients
+from gateway.pipeline.context import MessageContext
+
+
+class MatchStage:
+    name = "match"
+    description = "Find the logging users and the contact of each external person."
+
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        self.org_domains = config.organization.domains
+
+    def process(self, ctx: MessageContext) -> None:
+        parsed, analysis = ctx.require_parsed(), ctx.analysis
+        assert parsed.sender is not None and analysis is not None
+        self._loggers(ctx, parsed.sender.email)
+        ctx.duplicate_of = ctx.session.scalar(
+            select(Email.id).where(Email.dedup_key == parsed.dedup_key)
+        )
+        if ctx.duplicate_of is not None:
+            ctx.note(self.name, "another copy of an email already logged")
+            return
+        flags = MessageFlags(
+            **{k: bool(analysis.flags.get(k)) for k in ("bulk", "auto_generated", "bounce")}
+        )
+        if flags.bounce:
+            self._bounce(ctx)
+            return
+        resolver = Resolver(self.config, ctx.session)
+        users = repo.user_ids_by_address(ctx.session, [p.email for p in ctx.participants])
+        author = ctx.author.email if ctx.author else ""
+        seen: set[str] = set()
+        for participant in ctx.participants:
+            address = participant.email
+            if address in seen or address in users or is_internal(address, self.org_domains):
+                continue
+            seen.add(address)
+            signature = analysis.signature if address == author else None
+            decision = resolver.resolve(participant, signature, flags)
+            ctx.matches.append(decision)
+            ctx.note(self.name, f"{mask_address(address)}: {decision.outcome} ({decision.reason})")
+
+    def _bounce(self, ctx: MessageContext) -> None:
+        """A delivery failure report: mark the failed addresses, create and log nothing."""
+        failed = [a for a in bounced_recipients(ctx.raw) if a]
+        marked = 0
+        if failed:
+            result = ctx.session.execute(
+                update(ContactEmail)
+                .where(ContactEmail.email.in_(failed))
+                .values(bounced_at=utcnow())
+                .returning(ContactEmail.contact_id)
+            )
+            contact_ids = sorted(set(result.scalars()))
+            marked = len(contact_ids)
+            for contact_id in contact_ids:
+                repo.audit(
+                    ctx.session, "worker", "contact.email_bounced", "contact", contact_id,
+                    entry=ctx.entry_id,
+                )  # fmt: skip
+        ctx.outcome = "dropped"
+        ctx.note(self.name, f"bounce: {len(failed)} failed addresses, {marked} on contacts")
+        repo.audit(
+            ctx.session, "worker", "message.dropped", "spool", ctx.entry_id,
+            reason="bounce", failed=len(failed), marked=marked,
+        )  # fmt: skip
+
+    def _loggers(self, ctx: MessageContext, author: str) -> None:
+        """Who logged it: the authenticated user, else the envelope sender, else the author,
+        whichever is first found among registered user addresses."""
+        raw = (ctx.envelope.auth_user, ctx.envelope.token_user, ctx.envelope.mail_from, author)
+        candidates = [a for a in (normalize_address(x or "") for x in raw) if a]
+        found = repo.user_ids_by_address(ctx.session, candidates)
+        for address in candidates:
+            if address in found:
+                ctx.logger_ids = [found[address]]
+                ctx.note(self.name, "logged by a registered user")
+                return
+        ctx.note(self.name, "no registered user logged this copy")
