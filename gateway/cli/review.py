@@ -152,7 +152,9 @@ def show(args: argparse.Namespace, config: Config) -> int:
     if item.contact_id is not None:
         lines.append(f"{'contact':<10} {item.contact_id} {item.contact_name}".rstrip())
     if choices := _choices(item):
-        lines.extend(["", "choices (approve --choice N; without it: 1):"])
+        required = item.kind == "which_deal" and len(choices) > 1
+        default = "required" if required else "without it: 1"
+        lines.extend(["", f"choices (approve --choice N; {default}):"])
         lines.extend(f"  {n}. {text}" for n, text in enumerate(choices, 1))
     if item.status == "open":
         yes, no = _answers(item.kind, config)

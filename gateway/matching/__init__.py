@@ -17,6 +17,7 @@ from gateway.matching.policy import (
     MessageFlags,
     creation_block,
     is_role_address,
+    is_role_name,
 )
 from gateway.matching.score import (
     MAX_FUZZY_CONFIDENCE,
@@ -41,6 +42,7 @@ __all__ = [
     "creation_block",
     "fold",
     "is_role_address",
+    "is_role_name",
     "name_from_address",
     "name_similarity",
     "name_tokens",

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from gateway.matching.names import fold
+
 DEFAULT_ROLE_ADDRESSES: tuple[str, ...] = (
     "info", "sales", "support", "noreply", "no-reply", "donotreply", "do-not-reply",
     "mailer-daemon", "postmaster", "admin", "administrator", "office", "biuro", "kontakt",
@@ -13,6 +15,9 @@ DEFAULT_ROLE_ADDRESSES: tuple[str, ...] = (
     "notification", "alerts", "bounce", "bounces", "abuse", "security", "webmaster", "help",
     "helpdesk", "service", "serwis", "team", "reply", "root", "hostmaster", "sekretariat",
     "zamowienia", "orders", "feedback", "privacy", "legal", "compliance", "press", "media",
+    "bok", "obsluga", "reklamacje", "recepcja", "handel", "oferty", "cs", "customerservice",
+    "customercare", "enquiries", "inquiries", "reservations", "booking", "vertrieb", "einkauf",
+    "kundenservice", "ventas", "contacto", "commercial", "accounting", "finance", "purchasing",
 )  # fmt: skip
 """Local parts of role mailboxes (lower case, without +tags)."""
 
@@ -20,6 +25,18 @@ ROLE_PREFIXES: tuple[str, ...] = (
     "noreply", "no-reply", "no_reply", "donotreply", "do-not-reply", "bounce", "mailer-daemon",
 )  # fmt: skip
 """Local-part prefixes that are always machine senders ("noreply-billing", "bounces+123")."""
+
+
+ROLE_NAME_WORDS = frozenset(
+    (
+        "biuro", "dzial", "obsluga", "zespol", "recepcja", "sekretariat", "ksiegowosc",
+        "team", "support", "service", "customer", "sales", "helpdesk", "newsletter",
+        "notifications", "noreply", "kundenservice", "kundendienst", "vertrieb", "equipo",
+        "servicio", "equipe", "department", "office", "administration",
+    )
+)  # fmt: skip
+"""Folded words that make a display name a mailbox's, not a person's ("Biuro Obsługi Klienta",
+"ACME Support Team", "Kundenservice")."""
 
 
 @dataclass(frozen=True)
@@ -47,6 +64,11 @@ def is_role_address(email: str, role_addresses: Iterable[str]) -> bool:
     return local in {role.strip().lower() for role in role_addresses}
 
 
+def is_role_name(display_name: str) -> bool:
+    """Whether a display name names a team or mailbox rather than a person."""
+    return any(word in ROLE_NAME_WORDS for word in fold(display_name).split())
+
+
 def _is_own_domain(domain: str, org_domains: Iterable[str]) -> bool:
     for raw in org_domains:
         org = raw.strip().lower().strip(".")
@@ -61,13 +83,15 @@ def creation_block(
     *,
     role_addresses: Iterable[str],
     org_domains: Iterable[str],
+    name: str = "",
 ) -> str | None:
     """Why no contact may be created for ``email`` ("own domain", "role address", "bounce",
-    "bulk mail", "auto-reply"), or ``None`` when one may."""
+    "bulk mail", "auto-reply"), or ``None`` when one may. ``name`` is the display name: a
+    team's ("Biuro Obsługi Klienta") makes the address a role too."""
     _, domain = _split(email)
     if domain and _is_own_domain(domain, org_domains):
         return "own domain"
-    if is_role_address(email, role_addresses):
+    if is_role_address(email, role_addresses) or is_role_name(name):
         return "role address"
     if flags.bounce:
         return "bounce"

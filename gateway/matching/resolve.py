@@ -102,6 +102,7 @@ class Resolver:
             flags,
             role_addresses=self.matching.role_addresses,
             org_domains=self.org_domains,
+            name=clean_display_name(participant.name),
         )
         if blocked is not None:
             return replace(base, outcome=linking.IGNORED, reason=blocked)

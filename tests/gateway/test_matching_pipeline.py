@@ -427,3 +427,33 @@ def test_a_person_said_not_the_same_so_no_merge_question(
             known_different=[anna] if known_different else [],
         )
     assert len(reviews(app, "merge")) == merges
+
+
+def test_exact_match_compares_domains_in_idna_form(app: App, tmp_path: Path) -> None:
+    import_contacts(app, tmp_path, "email,first_name,last_name\nanna@żółw.pl,Anna,Żółw\n")
+    raw = (  # an internationalized (SMTPUTF8) header, and the A-label form in Cc
+        "From: Anna <Anna@ŻÓŁW.PL>\r\nTo: anna@example.com\r\nCc: anna@XN--W-UGA1V8H.PL\r\n"
+        "Subject: idn\r\nMessage-ID: <idn@x>\r\n\r\nDzień dobry\r\n"
+    ).encode()
+    assert process(app, raw).status == "logged"
+    [email] = exported(app)["emails"]
+    [contact] = exported(app)["contacts"]
+    people = [(p["role"], p["email"], p["contact_id"]) for p in email["participants"]]
+    assert [p for p in people if p[0] != "to"] == [
+        ("from", "anna@xn--w-uga1v8h.pl", contact["id"]),
+        ("cc", "anna@xn--w-uga1v8h.pl", contact["id"]),
+    ]
+    assert email["participants"][0]["match"]["outcome"] == "linked"
+
+
+@pytest.mark.parametrize(
+    ("sender", "created"),
+    [
+        ("Biuro Obsługi Klienta <bok@energopol.pl>", False),
+        ("Energopol Customer Service <cs-team@energopol.pl>", False),
+        ("Anna Lis - Office Manager <anna.lis@energopol.pl>", True),
+    ],
+)
+def test_team_mailboxes_are_not_people(app: App, sender: str, created: bool) -> None:
+    process(app, inbound(sender))
+    assert len(exported(app)["contacts"]) == int(created)

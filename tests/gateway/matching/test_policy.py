@@ -9,6 +9,7 @@ from gateway.matching.policy import (
     MessageFlags,
     creation_block,
     is_role_address,
+    is_role_name,
 )
 
 ORG = ("firma.pl", "firma.com")
@@ -88,3 +89,23 @@ def test_creation_block_accepts_iterables() -> None:
         == "own domain"
     )
     assert creation_block("anna@acme.pl", MessageFlags(), role_addresses=(), org_domains=()) is None
+
+
+@pytest.mark.parametrize(
+    ("name", "role"),
+    [
+        ("Biuro Obsługi Klienta", True),
+        ("ACME Support Team", True),
+        ("Kundenservice", True),
+        ("Dział Handlowy", True),
+        ("Anna Kowalska", False),
+        ("Serwatka Jan", False),
+        ("", False),
+    ],
+)
+def test_team_display_names_are_roles(name: str, role: bool) -> None:
+    assert is_role_name(name) is role
+    blocked = creation_block(
+        "jan@acme.pl", MessageFlags(), role_addresses=(), org_domains=(), name=name
+    )
+    assert (blocked == "role address") is role
