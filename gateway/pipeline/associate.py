@@ -56,7 +56,8 @@ class AssociateStage:
         thread = _thread_associations(session, email)
         contacts = _contacts_of(session, email.id)
         self._tickets(ctx, email, tokens.get("ticket"), thread, contacts)
-        self._deals(ctx, email, tokens.get("deal"), thread, contacts)
+        for note in link_deals(session, email, tokens.get("deal"), thread, contacts):
+            ctx.note(self.name, note)
 
     def _inbox(self, ctx: MessageContext) -> TeamInbox | None:
         for rcpt in ctx.envelope.rcpt_tos:
@@ -118,68 +119,85 @@ class AssociateStage:
         repo.audit(session, "worker", "ticket.created", "ticket", ticket.id, email=email.id)
         return ticket
 
-    def _deals(
-        self,
-        ctx: MessageContext,
-        email: Email,
-        token: str | None,
-        thread: Sequence[EmailAssociation],
-        contacts: list[int],
-    ) -> None:
-        session = ctx.session
-        targets: list[tuple[int, str]] = []
-        if token is not None and (deal_id := _deal_by_token(session, token)) is not None:
-            targets = [(deal_id, "deal token")]
-        if not targets:
-            found = dict.fromkeys(a.target_id for a in thread if a.kind == "deal")
-            targets = [(deal_id, "same thread") for deal_id in found]
-        if not targets and contacts:
-            open_deals = _open_deals(
-                session, DealContact.contact_id.in_(contacts), join_contacts=True
-            )
-            if len(open_deals) == 1:
-                targets = [(open_deals[0].id, "contact's only open deal")]
-            elif len(open_deals) > 1:
-                self._ask_which_deal(ctx, email, open_deals)
-                return
-            else:
-                targets = self._company_deal(session, email.id)
-        for deal_id, reason in targets:
-            if linking.associate(session, email.id, "deal", deal_id, reason=reason, confidence=1.0):
-                ctx.note(self.name, f"deal {deal_id}: {reason}")
 
-    def _company_deal(self, session: Session, email_id: int) -> list[tuple[int, str]]:
-        companies = list(
-            session.scalars(
-                select(EmailAssociation.company_id).where(
-                    EmailAssociation.email_id == email_id, EmailAssociation.kind == "company"
-                )
+def link_deals(
+    session: Session,
+    email: Email,
+    token: str | None,
+    thread: Sequence[EmailAssociation] | None = None,
+    contacts: list[int] | None = None,
+) -> list[str]:
+    """Apply the deal rules to ``email``; what was done, as notes. The first rule that applies
+    wins; an email already on a deal is left alone unless a token names another one."""
+    thread = _thread_associations(session, email) if thread is None else thread
+    contacts = _contacts_of(session, email.id) if contacts is None else contacts
+    targets: list[tuple[int, str]] = []
+    if token is not None and (deal_id := _deal_by_token(session, token)) is not None:
+        targets = [(deal_id, "deal token")]
+    if not targets and _has_deal(session, email.id):
+        return []
+    if not targets:
+        found = dict.fromkeys(a.target_id for a in thread if a.kind == "deal")
+        targets = [(deal_id, "same thread") for deal_id in found]
+    if not targets and contacts:
+        open_deals = _open_deals(session, DealContact.contact_id.in_(contacts), join_contacts=True)
+        if len(open_deals) == 1:
+            targets = [(open_deals[0].id, "contact's only open deal")]
+        elif len(open_deals) > 1:
+            _ask_which_deal(session, email, open_deals)
+            return [f"which deal? {len(open_deals)} open deals"]
+        else:
+            targets = _company_deal(session, email.id)
+    notes = []
+    for deal_id, reason in targets:
+        if linking.associate(session, email.id, "deal", deal_id, reason=reason, confidence=1.0):
+            notes.append(f"deal {deal_id}: {reason}")
+    return notes
+
+
+def _has_deal(session: Session, email_id: int) -> bool:
+    return (
+        session.scalar(
+            select(EmailAssociation.id)
+            .where(EmailAssociation.email_id == email_id, EmailAssociation.kind == "deal")
+            .limit(1)
+        )
+        is not None
+    )
+
+
+def _company_deal(session: Session, email_id: int) -> list[tuple[int, str]]:
+    companies = list(
+        session.scalars(
+            select(EmailAssociation.company_id).where(
+                EmailAssociation.email_id == email_id, EmailAssociation.kind == "company"
             )
         )
-        if not companies:
-            return []
-        deals = _open_deals(session, Deal.company_id.in_(companies))
-        return [(deals[0].id, "company's only open deal")] if len(deals) == 1 else []
+    )
+    if not companies:
+        return []
+    deals = _open_deals(session, Deal.company_id.in_(companies))
+    return [(deals[0].id, "company's only open deal")] if len(deals) == 1 else []
 
-    def _ask_which_deal(self, ctx: MessageContext, email: Email, deals: list[Deal]) -> None:
-        questions.ask(
-            ctx.session,
-            "which_deal",
-            questions.which_deal_key(email.id),
-            {
-                "choices": [
-                    {
-                        "deal_id": d.id,
-                        "name": d.name,
-                        "stage": d.stage,
-                        "updated_at": d.updated_at.isoformat(),
-                    }
-                    for d in deals[:MAX_DEAL_CHOICES]
-                ]
-            },
-            email_id=email.id,
-        )
-        ctx.note(self.name, f"which deal? {len(deals)} open deals")
+
+def _ask_which_deal(session: Session, email: Email, deals: list[Deal]) -> None:
+    questions.ask(
+        session,
+        "which_deal",
+        questions.which_deal_key(email.id),
+        {
+            "choices": [
+                {
+                    "deal_id": d.id,
+                    "name": d.name,
+                    "stage": d.stage,
+                    "updated_at": d.updated_at.isoformat(),
+                }
+                for d in deals[:MAX_DEAL_CHOICES]
+            ]
+        },
+        email_id=email.id,
+    )
 
 
 def _contacts_of(session: Session, email_id: int) -> list[int]:

@@ -36,6 +36,7 @@ from gateway.crm.merge import MergeError, merge_contacts
 from gateway.matching import records
 from gateway.matching.resolve import NewContact
 from gateway.parsing.phones import to_e164
+from gateway.pipeline.associate import link_deals
 
 STATUSES = ("open", "approved", "rejected")
 LIST_STATUSES = (*STATUSES, "all")
@@ -248,6 +249,7 @@ class ReviewService:
             session, contact.id, address, self.actor, f"review item {item.id}: same person"
         )
         linked = linking.link_waiting(session, address, contact.id, "same person (reviewed)")
+        _associate_deals(session, linked)
         if added or linked:
             linking.touch(contact)
         return {
@@ -315,6 +317,7 @@ class ReviewService:
             )
             owner = contact.id
         linked = linking.link_waiting(session, address, owner, "new contact (reviewed)")
+        _associate_deals(session, linked)
         return {"contact_id": owner, "created": created, "emails_linked": linked}
 
     def _approve_field_update(
@@ -519,3 +522,11 @@ __all__ = [
     "ReviewService",
     "summary",
 ]
+
+
+def _associate_deals(session: Session, email_ids: list[int]) -> None:
+    """Emails that just got their contact: the deal rules run again (the contact's open
+    deals may decide now, or ask "which deal?")."""
+    for email_id in email_ids:
+        email = session.get_one(Email, email_id)
+        link_deals(session, email, (email.tokens or {}).get("deal"))

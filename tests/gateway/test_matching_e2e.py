@@ -213,3 +213,19 @@ def test_stats_report_outcomes(crm: Cli, tmp_path: Path) -> None:
     assert stats["linked_without_help"] == 0.75
     code, out, _ = crm("stats")
     assert code == 0 and "linked without help" in out
+
+
+def test_answering_same_person_puts_the_email_on_the_contacts_deal(
+    crm: Cli, tmp_path: Path
+) -> None:
+    raw = make_message(
+        sender="Anna Kowalska <anna.k@gmail.com>", to="anna@example.com", subject="Z domu"
+    )
+    ingest(crm, tmp_path, raw)
+    assert links(email_by_subject(crm, "Z domu"), "deal") == []
+    [item] = crm.json("review", "list", "--kind", "same_person")
+    code, _, err = crm("review", "approve", str(item["id"]))
+    assert code == 0, err
+    email = email_by_subject(crm, "Z domu")
+    assert links(email, "deal") == [(deal_ids(crm)["101"], "contact's only open deal")]
+    assert links(email, "contact")[0][1] == "same person (reviewed)"
