@@ -35,13 +35,14 @@ LOG = "log@crm.example.com"
 class Cli:
     """The ``bccrm`` command line run in-process (``main()``), with its output captured."""
 
-    def __init__(self, config: Config, capsys: pytest.CaptureFixture[str]) -> None:
+    def __init__(self, config: Config, capsys: pytest.CaptureFixture[str], *prefix: str) -> None:
         self.config = config
         self.capsys = capsys
+        self.prefix = prefix  # a command whose verbs the test runs: Cli(config, capsys, "review")
         self.opened: list[App] = []
 
     def __call__(self, *args: str) -> tuple[int, str, str]:
-        code = main(["--config", str(self.config.source), *args])
+        code = main(["--config", str(self.config.source), *self.prefix, *args])
         out, err = self.capsys.readouterr()
         return code, out, err
 

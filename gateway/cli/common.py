@@ -61,3 +61,14 @@ def subcommand(
     if handler is not None:
         parser.set_defaults(handler=handler)
     return parser
+
+
+def positive_int(text: str) -> int:
+    """argparse type: a whole number of at least 1 (ids, limits)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return value

@@ -11,7 +11,14 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from gateway.cli.common import CliError, add_json_flag, open_app, print_json, subcommand
+from gateway.cli.common import (
+    CliError,
+    add_json_flag,
+    open_app,
+    positive_int,
+    print_json,
+    subcommand,
+)
 from gateway.config import Config
 from gateway.services.deals import STATUSES, CsvImportError, DealInfo, DealService
 
@@ -27,19 +34,9 @@ def register(commands: Any) -> None:
     listing = subcommand(verbs, "list", "list deals, most recently updated first", deals_list)
     listing.add_argument("--status", choices=STATUSES, help="only deals with this status")
     listing.add_argument(
-        "--limit", type=_positive, default=200, metavar="N", help="at most N deals (default 200)"
+        "--limit", type=positive_int, default=200, metavar="N", help="at most N deals (default 200)"
     )
     add_json_flag(listing)
-
-
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError("must be at least 1")
-    return value
 
 
 def deals_import(args: argparse.Namespace, config: Config) -> int:

@@ -17,7 +17,14 @@ from rich.text import Text
 
 from gateway.addresses import normalize_address
 from gateway.app import App
-from gateway.cli.common import CliError, add_json_flag, open_app, print_json, subcommand
+from gateway.cli.common import (
+    CliError,
+    add_json_flag,
+    open_app,
+    positive_int,
+    print_json,
+    subcommand,
+)
 from gateway.cli.quarantine import printable
 from gateway.config import Config
 from gateway.crm import questions, repo
@@ -44,17 +51,17 @@ def register(commands: Any) -> None:
         "--status", choices=LIST_STATUSES, default="open", help="only items with this status"
     )
     listing.add_argument(
-        "--limit", type=_positive, default=500, metavar="N", help="at most N items (default 500)"
+        "--limit", type=positive_int, default=500, metavar="N", help="at most N items (default 500)"
     )
     add_json_flag(listing)
     show_parser = subcommand(verbs, "show", "one item: the question, its choices, its data", show)
-    show_parser.add_argument("id", type=_positive, metavar="ID")
+    show_parser.add_argument("id", type=positive_int, metavar="ID")
     add_json_flag(show_parser)
     approve_parser = subcommand(verbs, "approve", "answer yes and apply it", approve)
-    approve_parser.add_argument("id", type=_positive, metavar="ID")
+    approve_parser.add_argument("id", type=positive_int, metavar="ID")
     approve_parser.add_argument(
         "--choice",
-        type=_positive,
+        type=positive_int,
         metavar="N",
         help="which candidate, deal or merge direction (numbered by 'review show')",
     )
@@ -62,7 +69,7 @@ def register(commands: Any) -> None:
     _add_by(approve_parser)
     add_json_flag(approve_parser)
     reject_parser = subcommand(verbs, "reject", "answer no", reject)
-    reject_parser.add_argument("id", type=_positive, metavar="ID")
+    reject_parser.add_argument("id", type=positive_int, metavar="ID")
     _add_set(reject_parser, "same_person only: correct the new contact a rejection creates")
     _add_by(reject_parser)
     add_json_flag(reject_parser)
@@ -86,16 +93,6 @@ def _add_by(parser: argparse.ArgumentParser) -> None:
         metavar="EMAIL",
         help="registered user address recorded as the decider (default: cli:<login name>)",
     )
-
-
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError("must be at least 1")
-    return value
 
 
 def _assignment(text: str) -> tuple[str, str]:

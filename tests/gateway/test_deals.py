@@ -11,12 +11,10 @@ import pytest
 from sqlalchemy import func, select
 
 from gateway.app import App
-from gateway.cli import main
-from gateway.config import Config
 from gateway.crm import AuditEntry, Company, Contact, DealContact, repo
 from gateway.services import deals as deals_module
 from gateway.services.deals import CsvImportError, DealImportResult, DealInfo, DealService
-from tests.support import add_user, bccrm
+from tests.support import Cli, add_user, bccrm
 
 HEADER = "id,name,stage,status,company_domain,contact_emails,owner_email,updated_at\n"
 UTC = dt.UTC
@@ -419,22 +417,6 @@ def test_list_is_newest_first_and_filters_by_status(app: App, tmp_path: Path) ->
 
 
 # -- command line ------------------------------------------------------------------------------
-
-
-class Cli:
-    def __init__(self, config: Config, capsys: pytest.CaptureFixture[str]) -> None:
-        self.config = config
-        self.capsys = capsys
-
-    def __call__(self, *args: str) -> tuple[int, str, str]:
-        code = main(["--config", str(self.config.source), *args])
-        out, err = self.capsys.readouterr()
-        return code, out, err
-
-    def json(self, *args: str) -> Any:
-        code, out, err = self(*args, "--json")
-        assert code == 0, err
-        return json.loads(out)
 
 
 @pytest.fixture

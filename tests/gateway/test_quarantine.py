@@ -7,15 +7,13 @@ import getpass
 import io
 import json
 from datetime import datetime
-from typing import Any
 
 import pytest
 from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
 
 from gateway.app import App
-from gateway.cli import main
-from gateway.config import Config, DatabaseConfig
+from gateway.config import DatabaseConfig
 from gateway.crm import AuditEntry
 from gateway.crm.db import make_engine, session_factory
 from gateway.pipeline import (
@@ -28,7 +26,7 @@ from gateway.pipeline import (
 )
 from gateway.services.quarantine import QuarantineError, QuarantineService
 from gateway.spool import Envelope
-from tests.support import LOG, add_user, drain, make_message
+from tests.support import LOG, Cli, add_user, drain, make_message
 
 ENVELOPE = Envelope(mail_from="anna@example.com", rcpt_tos=(LOG,), peer="192.0.2.7")
 NO_FROM_REASON = "From is not exactly one valid address"
@@ -48,25 +46,9 @@ def hold(app: App, raw: bytes | None = None) -> str:
     return entry_id
 
 
-class Cli:
-    def __init__(self, config: Config, capsys: pytest.CaptureFixture[str]) -> None:
-        self.config = config
-        self.capsys = capsys
-
-    def __call__(self, *args: str) -> tuple[int, str, str]:
-        code = main(["--config", str(self.config.source), "quarantine", *args])
-        out, err = self.capsys.readouterr()
-        return code, out, err
-
-    def json(self, *args: str) -> Any:
-        code, out, err = self(*args, "--json")
-        assert code == 0, err
-        return json.loads(out)
-
-
 @pytest.fixture
 def cli(app: App, capsys: pytest.CaptureFixture[str]) -> Cli:
-    return Cli(app.config, capsys)
+    return Cli(app.config, capsys, "quarantine")
 
 
 def audit_rows(app: App, action: str) -> list[AuditEntry]:
