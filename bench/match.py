@@ -103,7 +103,7 @@ from typing import Any
 from sqlalchemy import Engine, create_engine, event, insert, select, text
 
 SEED = 20261124
-GENERATOR_VERSION = 1  # bump when the generated data changes: cached databases are rebuilt
+GENERATOR_VERSION = 2  # bump when the generated data changes: cached databases are rebuilt
 BATCH = 10_000
 DEFAULT_SIZES = (10_000, 100_000, 1_000_000)
 QUICK_SIZES = (10_000, 100_000)
@@ -382,7 +382,10 @@ def generate(engine: Engine, n: int, progress: Callable[[str], None]) -> None:
                 phones.append({"contact_id": cid, "e164": f"+48{number}", "kind": "mobile"})
             if (first, last) not in keys_of:
                 keys_of[first, last] = tuple(sorted(blocking_keys(first, last)))
-            keys.extend({"contact_id": cid, "key": key} for key in keys_of[first, last])
+            keys.extend(
+                {"contact_id": cid, "key": key, "name": f"{first} {last}"}
+                for key in keys_of[first, last]
+            )
         with engine.begin() as conn:
             conn.execute(insert(Contact.__table__), contacts)
             conn.execute(insert(ContactEmail.__table__), emails)

@@ -89,7 +89,10 @@ def index_contact_name(session: Session, contact: Contact) -> None:
     change of its first or last name."""
     session.execute(delete(ContactNameKey).where(ContactNameKey.contact_id == contact.id))
     keys = blocking_keys(contact.first_name, contact.last_name)
-    session.add_all(ContactNameKey(contact_id=contact.id, key=key) for key in sorted(keys))
+    name = f"{contact.first_name} {contact.last_name}"
+    session.add_all(
+        ContactNameKey(contact_id=contact.id, key=key, name=name) for key in sorted(keys)
+    )
     session.flush()
 
 

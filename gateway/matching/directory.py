@@ -1,17 +1,23 @@
 """The contact directory as fuzzy matching sees it: exact lookups and candidate retrieval by
 index, never a scan. With a million contacts a lookup reads a few hundred index entries.
 
-Candidates come from three indexes: name keys (``contact_name_keys``: surname plus first
-initial, and a 4-letter surname prefix for typos), phones in E.164 and the address's company
-domain. Each source is capped, so a common name or a big company costs the same as a rare one.
+Retrieval is tiered. First the name keys with the exact surname (``kowalska|a``) and the
+signature's phones; only when none of those is a close name, the people at the address's
+company domain and, where that cannot be read whole, the typo keys (a four-letter surname
+prefix, ``kowa~a``). Every source is capped, so a
+common name or a big company costs what a rare one does. The candidates' names are compared
+at C speed (rapidfuzz), and only the best :data:`SHORTLIST` are loaded in full and scored.
+Queries are SQLAlchemy Core on the tables: this is the hot path of every unknown address.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Collection, Iterable
+from typing import Any
 
-from sqlalchemy import select
+from rapidfuzz import fuzz, process, utils
+from sqlalchemy import Select, literal, select, union_all
 from sqlalchemy.orm import Session
 
 from gateway.crm.people import (
@@ -22,10 +28,24 @@ from gateway.crm.people import (
     ContactNameKey,
     ContactPhone,
 )
-from gateway.matching.names import query_keys
+from gateway.matching.names import canonical, name_similarity, query_keys
 from gateway.matching.score import CandidateRecord, Probe
 
-PER_SOURCE = 200  # candidate ids read from each index
+PER_SOURCE = 200  # candidate ids read from each first-tier index
+SECOND_TIER = 100  # ... and from each second-tier one (a misspelt name at a big company)
+SHORTLIST = 25  # candidates loaded in full and scored
+CLOSE_CHECKS = 3  # first-tier candidates compared properly before the second tier is read
+CLOSE_NAME = 0.85  # name similarity of a first-tier candidate that ends the search
+SHORTLIST_SPREAD = 20  # ... and at most this far (token-sort ratio) behind the best one
+PREFILTER_CUTOFF = 45  # token-sort ratio (0-100) under which a name cannot reach "suggest"
+
+_contacts: Any = Contact.__table__
+_emails: Any = ContactEmail.__table__
+_keys: Any = ContactNameKey.__table__
+_phones: Any = ContactPhone.__table__
+_companies: Any = Company.__table__
+_company_domains: Any = CompanyDomain.__table__
+_LIVE = ("active", "suggested")
 
 
 class Directory:
@@ -34,92 +54,154 @@ class Directory:
         self.free_mail = frozenset(free_mail)
 
     def exact(self, address: str) -> int | None:
-        """The active contact owning ``address`` (primary or secondary)."""
-        return self.session.scalar(
-            select(ContactEmail.contact_id)
-            .join(Contact, Contact.id == ContactEmail.contact_id)
-            .where(ContactEmail.email == address, Contact.status.in_(("active", "suggested")))
-        )
+        """The live contact owning ``address`` (primary or secondary)."""
+        found: int | None = self.session.execute(
+            select(_emails.c.contact_id)
+            .join(_contacts, _contacts.c.id == _emails.c.contact_id)
+            .where(_emails.c.email == address, _contacts.c.status.in_(_LIVE))
+        ).scalar()
+        return found
 
-    def candidate_ids(self, probe: Probe, exclude: Iterable[int] = ()) -> set[int]:
-        ids: set[int] = set()
-        keys = sorted(query_keys(probe.name)) if probe.name else []
-        if keys:
-            ids.update(
-                self.session.scalars(
-                    select(ContactNameKey.contact_id)
-                    .where(ContactNameKey.key.in_(keys))
-                    .limit(PER_SOURCE)
-                )
-            )
+    def candidate_ids(
+        self, probe: Probe, exclude: Iterable[int] = (), min_similarity: float = 0.0
+    ) -> list[int]:
+        """The contacts worth scoring for ``probe``, closest names first; with
+        ``min_similarity``, only those whose names are at least that similar (a weaker name
+        cannot reach the caller's threshold whatever the evidence: see score.py)."""
+        excluded = set(exclude)
+        names: dict[int, str] = {}
+        exact_keys, typo_keys = _split_keys(query_keys(probe.name) if probe.name else ())
+        if exact_keys:
+            names.update(self._keyed_names(exact_keys, PER_SOURCE))
         if probe.phones:
-            ids.update(
-                self.session.scalars(
-                    select(ContactPhone.contact_id)
-                    .where(ContactPhone.e164.in_(sorted(probe.phones)))
-                    .limit(PER_SOURCE)
-                )
-            )
-        if probe.domain:
-            ids.update(
-                self.session.scalars(
-                    select(ContactEmail.contact_id)
-                    .where(ContactEmail.domain == probe.domain)
-                    .limit(PER_SOURCE)
-                )
-            )
-        ids.difference_update(exclude)
-        return ids
+            names.update(self._names(_phones.c.e164.in_(sorted(probe.phones)), via=_phones))
+        shortlist = self._shortlist(probe, names, excluded)
+        closest = shortlist[:CLOSE_CHECKS]
+        if not any(name_similarity(probe.name, names[i]) >= CLOSE_NAME for i in closest):
+            names.update(self._second_tier(probe, typo_keys))
+            shortlist = self._shortlist(probe, names, excluded)
+        if min_similarity > 0:
+            shortlist = [
+                i for i in shortlist if name_similarity(probe.name, names[i]) >= min_similarity
+            ]
+        return shortlist
 
-    def candidates(self, probe: Probe, exclude: Iterable[int] = ()) -> list[CandidateRecord]:
-        return self.records(self.candidate_ids(probe, exclude))
+    @staticmethod
+    def _shortlist(probe: Probe, names: dict[int, str], excluded: set[int]) -> list[int]:
+        """The best :data:`SHORTLIST` names at C speed (rapidfuzz's token-sort ratio on
+        lower-cased words: a cheap bound; the real comparison is the scorer's)."""
+        choices = {i: n for i, n in names.items() if i not in excluded}
+        if not probe.name:
+            return sorted(choices)[:SHORTLIST]
+        scores: dict[int, float] = {}
+        # The name as written and in canonical form ("Kasia" is also "katarzyna"), so stored
+        # nicknames and stored formal names both come first.
+        for wanted in {probe.name, canonical(probe.name)}:
+            for _, score, contact_id in process.extract(
+                wanted,
+                choices,
+                scorer=fuzz.token_sort_ratio,
+                processor=utils.default_process,
+                limit=SHORTLIST,
+                score_cutoff=PREFILTER_CUTOFF,
+            ):
+                scores[contact_id] = max(score, scores.get(contact_id, 0.0))
+        ranked = sorted(scores, key=lambda i: (-scores[i], i))[:SHORTLIST]
+        if not ranked:
+            return []
+        # Far behind the best name a candidate cannot win; reading it would only cost time.
+        return [i for i in ranked if scores[i] >= scores[ranked[0]] - SHORTLIST_SPREAD]
+
+    def candidates(
+        self, probe: Probe, exclude: Iterable[int] = (), min_similarity: float = 0.0
+    ) -> list[CandidateRecord]:
+        return self.records(self.candidate_ids(probe, exclude, min_similarity))
+
+    def _second_tier(self, probe: Probe, typo_keys: list[str]) -> dict[int, str]:
+        """No close name so far. A misspelt name can only reach "suggest" with more evidence
+        than the name: the same company domain (or phone, read already), or the signature's
+        company name. So: the people at the address's domain, and the typo keys when the domain
+        is too big to read whole; for free-mail addresses, the typo keys only when the
+        signature names a company."""
+        if probe.domain:
+            found = self._names(_emails.c.domain == probe.domain, via=_emails, cap=SECOND_TIER)
+            if typo_keys and len(found) >= SECOND_TIER:
+                # Too many people to read whole: the typo keys too (scoring sees the domain).
+                found.update(self._keyed_names(typo_keys, SECOND_TIER))
+            return found
+        if typo_keys and probe.company:
+            return self._keyed_names(typo_keys, SECOND_TIER)
+        return {}
+
+    def _keyed_names(self, keys: list[str], cap: int) -> dict[int, str]:
+        """Names by name key, from the covering index alone (keys exist for live contacts
+        only: a merge or an erasure removes them)."""
+        rows = self.session.execute(
+            select(_keys.c.contact_id, _keys.c.name).where(_keys.c.key.in_(keys)).limit(cap)
+        )
+        return dict(rows.tuples().all())
+
+    def _names(self, condition: Any, via: Any, cap: int = PER_SOURCE) -> dict[int, str]:
+        """Canonical names of the live contacts an index entry points to (capped)."""
+        query: Select[Any] = (
+            select(_contacts.c.id, _contacts.c.first_name, _contacts.c.last_name)
+            .select_from(via.join(_contacts, _contacts.c.id == via.c.contact_id))
+            .where(condition, _contacts.c.status == "active")
+            .limit(cap)
+        )
+        return {row.id: f"{row.first_name} {row.last_name}" for row in self.session.execute(query)}
 
     def records(self, ids: Collection[int]) -> list[CandidateRecord]:
-        """What scoring needs to know about each active contact in ``ids``."""
+        """What scoring needs to know about each active contact in ``ids`` (two queries)."""
         if not ids:
             return []
         wanted = sorted(ids)
-        rows = self.session.execute(
-            select(
-                Contact.id, Contact.first_name, Contact.last_name, Contact.company_id, Company.name
-            )
-            .outerjoin(Company, Company.id == Contact.company_id)
-            .where(Contact.id.in_(wanted), Contact.status == "active")
-        ).all()
+        people: dict[int, tuple[str, str]] = {}
         domains: dict[int, set[str]] = defaultdict(set)
-        for contact_id, domain in self.session.execute(
-            select(ContactEmail.contact_id, ContactEmail.domain).where(
-                ContactEmail.contact_id.in_(wanted)
-            )
-        ):
-            if domain not in self.free_mail:
-                domains[contact_id].add(domain)
-        company_ids = {row.company_id for row in rows if row.company_id is not None}
-        company_domains: dict[int, set[str]] = defaultdict(set)
-        if company_ids:
-            for company_id, domain in self.session.execute(
-                select(CompanyDomain.company_id, CompanyDomain.domain).where(
-                    CompanyDomain.company_id.in_(sorted(company_ids))
-                )
-            ):
-                company_domains[company_id].add(domain)
         phones: dict[int, set[str]] = defaultdict(set)
-        for contact_id, e164 in self.session.execute(
-            select(ContactPhone.contact_id, ContactPhone.e164).where(
-                ContactPhone.contact_id.in_(wanted)
+        for row in self.session.execute(
+            select(
+                _contacts.c.id,
+                _contacts.c.first_name,
+                _contacts.c.last_name,
+                _companies.c.name,
+                _company_domains.c.domain,
             )
+            .select_from(
+                _contacts.outerjoin(
+                    _companies, _companies.c.id == _contacts.c.company_id
+                ).outerjoin(_company_domains, _company_domains.c.company_id == _companies.c.id)
+            )
+            .where(_contacts.c.id.in_(wanted), _contacts.c.status == "active")
         ):
-            phones[contact_id].add(e164)
+            full = " ".join(p for p in (row.first_name, row.last_name) if p)
+            people[row.id] = (full, row.name or "")
+            if row.domain is not None:
+                domains[row.id].add(row.domain)
+        evidence = union_all(
+            select(_emails.c.contact_id, literal("d").label("kind"), _emails.c.domain.label("v"))
+            .where(_emails.c.contact_id.in_(wanted)),
+            select(_phones.c.contact_id, literal("p"), _phones.c.e164)
+            .where(_phones.c.contact_id.in_(wanted)),
+        )  # fmt: skip
+        for contact_id, kind, value in self.session.execute(evidence):
+            if kind == "p":
+                phones[contact_id].add(value)
+            elif value not in self.free_mail:
+                domains[contact_id].add(value)
         return [
             CandidateRecord(
-                contact_id=row.id,
-                name=" ".join(p for p in (row.first_name, row.last_name) if p),
-                domains=frozenset(
-                    domains[row.id]
-                    | (company_domains[row.company_id] if row.company_id is not None else set())
-                ),
-                phones=frozenset(phones[row.id]),
-                company=row.name or "",
+                contact_id=contact_id,
+                name=name,
+                domains=frozenset(domains[contact_id]),
+                phones=frozenset(phones[contact_id]),
+                company=company,
             )
-            for row in rows
+            for contact_id, (name, company) in people.items()
         ]
+
+
+def _split_keys(keys: Iterable[str]) -> tuple[list[str], list[str]]:
+    """Exact-surname keys (``kowalska|a``) and typo keys (``kowa~a``), sorted."""
+    ordered = sorted(keys)
+    return [k for k in ordered if "|" in k], [k for k in ordered if "~" in k]

@@ -10,6 +10,7 @@ import itertools
 import re
 import unicodedata
 from collections import Counter
+from functools import lru_cache
 
 from rapidfuzz import fuzz
 
@@ -25,6 +26,9 @@ EXHAUSTIVE_PAIRING = 4  # unmatched tokens up to which every pairing is tried (4
 # Letters that Unicode decomposition leaves alone.
 _SPECIAL_LETTERS = str.maketrans({"ł": "l", "ß": "ss", "ø": "o", "æ": "ae", "đ": "d", "œ": "oe"})
 _ADDRESS_SEPARATORS = re.compile(r"[._-]+")
+_NON_LETTERS = re.compile(r"[\W\d_]+")
+# Names recur (the same contacts are candidates again and again): folding is cached.
+CACHE_SIZE = 65_536
 
 # Formal first name (folded) -> its diminutives (folded).
 _DIMINUTIVES: dict[str, tuple[str, ...]] = {
@@ -141,16 +145,19 @@ HONORIFICS: frozenset[str] = frozenset(
 """Folded tokens that are titles, not names."""
 
 
+@lru_cache(maxsize=CACHE_SIZE)
 def fold(text: str) -> str:
     """Lower-case ASCII-ish letters separated by single spaces: "Łukasz Żółw-Nowak" -> "lukasz
     zolw nowak". Diacritics are dropped and every non-letter becomes a separator."""
-    decomposed = unicodedata.normalize("NFKD", text[:MAX_NAME_CHARS].lower())
-    letters = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
-    letters = letters.translate(_SPECIAL_LETTERS)
-    spaced = "".join(ch if ch.isalpha() else " " for ch in letters)
-    return " ".join(spaced.split())
+    letters = text[:MAX_NAME_CHARS].lower()
+    if not letters.isascii():
+        decomposed = unicodedata.normalize("NFKD", letters)
+        letters = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+        letters = letters.translate(_SPECIAL_LETTERS)
+    return " ".join(_NON_LETTERS.sub(" ", letters).split())
 
 
+@lru_cache(maxsize=CACHE_SIZE)
 def _raw_tokens(name: str) -> tuple[str, ...]:
     """Folded tokens without honorifics, "Last, First" reordered; no nickname mapping."""
     name = name[:MAX_NAME_CHARS]
@@ -161,10 +168,16 @@ def _raw_tokens(name: str) -> tuple[str, ...]:
     return tuple(tokens[:MAX_TOKENS])
 
 
+@lru_cache(maxsize=CACHE_SIZE)
 def name_tokens(name: str) -> tuple[str, ...]:
     """Canonical tokens of a person's name: folded, without titles, diminutives replaced by the
     formal name ("Kasia" -> "katarzyna"), initials kept; "Last, First" is read as "First Last"."""
     return tuple(NICKNAMES.get(token, token) for token in _raw_tokens(name))
+
+
+def canonical(name: str) -> str:
+    """The canonical tokens as one string, for C-speed comparisons (rapidfuzz)."""
+    return " ".join(name_tokens(name))
 
 
 def _token_similarity(a: str, b: str) -> tuple[float, int]:

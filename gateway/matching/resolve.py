@@ -15,6 +15,7 @@ database; :mod:`gateway.pipeline.log` applies the decisions in the message's tra
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -26,7 +27,7 @@ from gateway.crm import linking, questions
 from gateway.matching.directory import Directory
 from gateway.matching.names import name_from_address, name_tokens
 from gateway.matching.policy import MessageFlags, creation_block
-from gateway.matching.score import Probe, Score, rank
+from gateway.matching.score import MAX_FUZZY_CONFIDENCE, Probe, Score, rank
 from gateway.parsing import Participant, clean_display_name, split_name
 from gateway.parsing.signatures import Signature
 
@@ -107,7 +108,10 @@ class Resolver:
         if blocked is not None:
             return replace(base, outcome=linking.IGNORED, reason=blocked)
         new = self._proposal(probe, signature)
-        scores = rank(probe, self.directory.candidates(probe)) if name else []
+        # confidence <= 0.99 * name similarity ** 2 (score.py): names below this cannot reach
+        # "suggest", so their records are not even read.
+        floor = math.sqrt(self.matching.suggest / MAX_FUZZY_CONFIDENCE)
+        scores = rank(probe, self.directory.candidates(probe, min_similarity=floor)) if name else []
         decision = self._fuzzy(scores, base, new)
         if decision is not None:
             return decision

@@ -34,6 +34,7 @@ PHONE_WEIGHT = 0.90
 COMPANY_WEIGHT = 0.50
 ADDRESS_WEIGHT = 0.20
 COMPANY_RATIO = 90
+PLAUSIBLE_NAME = 0.5
 
 
 @dataclass(frozen=True)
@@ -85,10 +86,13 @@ def score(probe: Probe, candidate: CandidateRecord) -> Score:
     if probe.phones & candidate.phones:
         doubt *= 1 - PHONE_WEIGHT
         reasons.append("same phone")
-    if same_company(probe.company, candidate.company):
+    # The weak signals cannot lift a different person's name to anything that matters
+    # (n < 0.5 keeps the confidence under 0.25): they are only read for plausible names.
+    plausible = n >= PLAUSIBLE_NAME
+    if plausible and same_company(probe.company, candidate.company):
         doubt *= 1 - COMPANY_WEIGHT
         reasons.append("same company name")
-    if address_matches_name(probe.email, candidate.name):
+    if plausible and address_matches_name(probe.email, candidate.name):
         doubt *= 1 - ADDRESS_WEIGHT
         reasons.append("address matches name")
     if probe.name_source in ("signature", "address"):

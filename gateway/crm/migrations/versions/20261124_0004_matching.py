@@ -25,6 +25,13 @@ def upgrade() -> None:
         "contact_name_keys",
         sa.Column("contact_id", sa.Integer(), nullable=False),
         sa.Column("key", sa.String(length=64), nullable=False),
+        sa.Column(
+            "name",
+            sa.String(length=301),
+            nullable=False,
+            server_default="",
+            comment="first and last name",
+        ),
         sa.ForeignKeyConstraint(
             ["contact_id"],
             ["contacts.id"],
@@ -34,7 +41,9 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("contact_id", "key", name=op.f("pk_contact_name_keys")),
     )
     with op.batch_alter_table("contact_name_keys", schema=None) as batch_op:
-        batch_op.create_index(batch_op.f("ix_contact_name_keys_key"), ["key"], unique=False)
+        batch_op.create_index(
+            "ix_contact_name_keys_lookup", ["key", "contact_id", "name"], unique=False
+        )
 
     with op.batch_alter_table("contact_emails", schema=None) as batch_op:
         batch_op.add_column(
@@ -128,10 +137,12 @@ def _backfill() -> None:
     contacts = sa.table(
         "contacts", sa.column("id"), sa.column("first_name"), sa.column("last_name")
     )
-    keys = sa.table("contact_name_keys", sa.column("contact_id"), sa.column("key"))
+    keys = sa.table(
+        "contact_name_keys", sa.column("contact_id"), sa.column("key"), sa.column("name")
+    )
     rows = conn.execute(sa.select(contacts.c.id, contacts.c.first_name, contacts.c.last_name))
     batch = [
-        {"contact_id": contact_id, "key": key}
+        {"contact_id": contact_id, "key": key, "name": f"{first} {last}"}
         for contact_id, first, last in rows.all()
         for key in sorted(blocking_keys(first, last))
     ]
@@ -170,7 +181,7 @@ def downgrade() -> None:
         batch_op.drop_column("domain")
 
     with op.batch_alter_table("contact_name_keys", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_contact_name_keys_key"))
+        batch_op.drop_index("ix_contact_name_keys_lookup")
 
     op.drop_table("contact_name_keys")
     # ### end Alembic commands ###
