@@ -31,6 +31,7 @@ test: lint typecheck
 bench: $(STAMP)
 	$(BIN)/python bench/smtp_accept.py
 	$(BIN)/python bench/parse.py
+	$(BIN)/python bench/match.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

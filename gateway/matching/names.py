@@ -235,6 +235,7 @@ def _greedy_pairing(table: list[list[tuple[float, int, str]]]) -> list[tuple[flo
     return chosen
 
 
+@lru_cache(maxsize=CACHE_SIZE)
 def name_similarity(a: str, b: str) -> float:
     """How likely two names denote the same person, in [0, 1]; symmetric.
 
