@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 
 from gateway.addresses import normalize_domain
 from gateway.config_matching import MatchingConfig, parse_matching
+from gateway.config_privacy import PrivacyConfig, RetentionConfig, parse_privacy, parse_retention
 from gateway.config_reader import ConfigError, Reader
 from gateway.config_trust import (
     AuthConfig,
@@ -145,6 +146,8 @@ class Config:
     dkim: DkimConfig = field(default_factory=DkimConfig)
     verify: VerifyConfig = field(default_factory=VerifyConfig)
     matching: MatchingConfig = field(default_factory=MatchingConfig)
+    privacy: PrivacyConfig = field(default_factory=PrivacyConfig)
+    retention: RetentionConfig = field(default_factory=RetentionConfig)
     team_inboxes: tuple[TeamInbox, ...] = ()
     source: Path | None = None
 
@@ -194,6 +197,8 @@ def parse_config(data: Mapping[str, Any], base_dir: Path, source: Path | None = 
         dkim=parse_dkim(sections.section("dkim")),
         verify=parse_verify(sections.section("verify")),
         matching=parse_matching(sections.section("matching")),
+        privacy=parse_privacy(sections.section("privacy"), base_dir),
+        retention=parse_retention(sections.section("retention")),
         team_inboxes=parse_team_inboxes(data.get("team_inbox", []), logging_config.addresses),
         source=source,
     )

@@ -80,6 +80,9 @@ class TeamInbox:
     # "tickets": a new thread opens a ticket and replies join it; "log": logged like BCC copies.
     mode: str = "log"
     owner: str | None = None  # a registered user's address: owner of the tickets it opens
+    # Privacy level of this inbox's copies ("" = [privacy] level): full, metadata,
+    # anonymous or drop.
+    privacy: str = ""
 
 
 def parse_limits(r: Reader) -> LimitsConfig:
@@ -245,6 +248,13 @@ def parse_team_inboxes(entries: Any, logging_addresses: tuple[str, ...]) -> tupl
                     "must be 'log' or 'tickets'",
                 ),
                 owner=_owner(r),
+                privacy=r.get(
+                    "privacy",
+                    str,
+                    "",
+                    lambda v: v in ("", "full", "metadata", "anonymous", "drop"),
+                    "must be 'full', 'metadata', 'anonymous' or 'drop'",
+                ),
             )
         )
         r.finish()

@@ -24,6 +24,7 @@ from gateway.crm.people import (
     User,
     UserAddress,
 )
+from gateway.crm.privacy import LegalBasisCheck, NeverLog, Setting, Suppression
 
 __all__ = [
     "AuditEntry",
@@ -41,7 +42,11 @@ __all__ = [
     "EmailAttachment",
     "EmailLogger",
     "EmailParticipant",
+    "LegalBasisCheck",
+    "NeverLog",
     "ReviewItem",
+    "Setting",
+    "Suppression",
     "Ticket",
     "TicketContact",
     "User",

@@ -22,7 +22,9 @@ class Email(Base):
     __tablename__ = "emails"
     __table_args__ = (
         CheckConstraint("direction IN ('outbound', 'inbound', 'internal')", name="direction"),
-        CheckConstraint("privacy_level IN ('full', 'metadata')", name="privacy_level"),
+        CheckConstraint(
+            "privacy_level IN ('full', 'metadata', 'anonymous')", name="privacy_level"
+        ),
     )
     id: Mapped[intpk]
     dedup_key: Mapped[str] = mapped_column(
@@ -50,6 +52,12 @@ class Email(Base):
     body_sha256: Mapped[str] = mapped_column(String(64))
     size: Mapped[int] = mapped_column(comment="bytes as received")
     privacy_level: Mapped[str] = mapped_column(String(10), default="full")
+    privacy: Mapped[dict[str, Any]] = mapped_column(
+        default=dict, comment="level, rules hit and missed, redaction counts"
+    )
+    one_time_basis: Mapped[str] = mapped_column(
+        Text, default="", comment="a legal basis given for this email only, with why"
+    )
     transactional: Mapped[bool] = mapped_column(
         default=False, comment="associated with a ticket: service mail, not marketing"
     )

@@ -63,6 +63,7 @@ class Contact(Base):
     __tablename__ = "contacts"
     __table_args__ = (
         CheckConstraint("status IN ('active', 'suggested', 'merged', 'erased')", name="status"),
+        CheckConstraint("subscription IN ('subscribed', 'unsubscribed')", name="subscription"),
     )
     id: Mapped[intpk]
     first_name: Mapped[str] = mapped_column(String(150), default="")
@@ -77,6 +78,20 @@ class Contact(Base):
     merged_into_id: Mapped[int | None] = mapped_column(
         ForeignKey("contacts.id", ondelete="SET NULL"), comment="set when status is merged"
     )
+    # GDPR/RODO: the legal basis for processing (gateway.crm.privacy.LEGAL_BASES), whether it is
+    # only proposed (bccrm's default for people it creates) or confirmed, by whom and from what.
+    legal_basis: Mapped[str | None] = mapped_column(String(40))
+    legal_basis_status: Mapped[str] = mapped_column(String(10), default="")
+    legal_basis_source: Mapped[str] = mapped_column(String(100), default="")
+    legal_basis_at: Mapped[dt.datetime | None]
+    legal_basis_by: Mapped[str] = mapped_column(String(320), default="")
+    subscription: Mapped[str] = mapped_column(String(12), default="subscribed")
+    unsubscribed_at: Mapped[dt.datetime | None]
+    notice_due_at: Mapped[dt.datetime | None] = mapped_column(
+        comment="Art. 14 information notice due (people bccrm created from mail)"
+    )
+    notice_done_at: Mapped[dt.datetime | None]
+    objecting: Mapped[bool] = mapped_column(default=False, comment="Art. 21 objection")
     created_at: Mapped[timestamp]
     updated_at: Mapped[timestamp]
     emails: Mapped[list[ContactEmail]] = relationship(

@@ -27,6 +27,8 @@ def test_example_config_is_valid_and_documents_every_option() -> None:
         "database",
         "organization",
         "matching",
+        "privacy",
+        "retention",
         "logging",
         "diagnostics",
     ):
