@@ -13,7 +13,17 @@ from collections.abc import Sequence
 
 from sqlalchemy.exc import OperationalError
 
-from gateway.cli import admin, data, deals, parse, quarantine, review, run
+from gateway.cli import (
+    admin,
+    data,
+    deals,
+    legal,
+    never_log,
+    parse,
+    quarantine,
+    review,
+    run,
+)
 from gateway.cli.common import CliError, close_apps
 from gateway.config import Config, ConfigError, find_config_path, load_config
 from gateway.crm.db import SchemaOutOfDate
@@ -33,7 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="config file (default: $BCCRM_CONFIG, ./bccrm.toml, /etc/bccrm/bccrm.toml)",
     )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for module in (run, data, deals, admin, quarantine, review, parse):
+    for module in (run, data, deals, review, never_log, legal, admin, quarantine, parse):
         module.register(commands)
     return parser
 

@@ -49,6 +49,7 @@ EXTRA_HEADERS = (
     "Thread-Index",
     "Delivered-To",
     "X-Original-To",
+    "X-CRM-Log",
 )
 MAX_BODY_CHARS = 1_000_000
 ROLES = ("from", "to", "cc")

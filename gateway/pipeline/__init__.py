@@ -11,14 +11,16 @@ from gateway.pipeline.context import (
 )
 from gateway.pipeline.log import LogStage
 from gateway.pipeline.match import MatchStage
+from gateway.pipeline.privacy import PrivacyStage
 from gateway.pipeline.runner import MessageProcessor, Outcome, Pipeline
 from gateway.pipeline.stages import ParseStage
 from gateway.pipeline.verify import VerifyStage
 
 # The order is data: a stage sees what the stages before it added to the context.
-DEFAULT_STAGES = ("parse", "verify", "match", "log", "associate")
+DEFAULT_STAGES = ("parse", "verify", "privacy", "match", "log", "associate")
 STAGES: dict[str, Callable[[Config], Stage]] = {
-    stage.name: stage for stage in (ParseStage, VerifyStage, MatchStage, LogStage, AssociateStage)
+    stage.name: stage
+    for stage in (ParseStage, VerifyStage, PrivacyStage, MatchStage, LogStage, AssociateStage)
 }
 
 __all__ = [
@@ -33,6 +35,7 @@ __all__ = [
     "Outcome",
     "ParseStage",
     "Pipeline",
+    "PrivacyStage",
     "Stage",
     "VerifyStage",
 ]

@@ -8,7 +8,9 @@ Deals, first rule that applies wins and is recorded as the reason: a deal token
 (``log+deal-<id>@``, ``[deal-<id>]``); the thread's earlier emails' deals; the contacts' open
 deals (one → that deal, several → a "which deal?" question, newest first); the company's
 single open deal. Runs for another copy of a logged email too, so a copy that arrives through
-a team inbox or with a deal token adds its links to the one email.
+a team inbox or with a deal token adds its links to the one email. Last, outbound mail to
+contacts without a confirmed legal basis (or unsubscribed, unless on a ticket) opens
+legal-basis checks when ``[privacy] require_legal_basis`` is on.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ from gateway.crm import (
 )
 from gateway.parsing.classify import normalized_subject
 from gateway.pipeline.context import MessageContext
+from gateway.privacy.legal import open_checks
 
 MAX_THREAD_IDS = 50
 MAX_DEAL_CHOICES = 10
@@ -46,6 +49,7 @@ class AssociateStage:
 
     def __init__(self, config: Config) -> None:
         self.inboxes = {inbox.route: inbox for inbox in config.team_inboxes}
+        self.privacy = config.privacy
         self.owners = {i.owner for i in config.team_inboxes if i.owner}
 
     def process(self, ctx: MessageContext) -> None:
@@ -58,6 +62,9 @@ class AssociateStage:
         self._tickets(ctx, email, tokens.get("ticket"), thread, contacts)
         for note in link_deals(session, email, tokens.get("deal"), thread, contacts):
             ctx.note(self.name, note)
+        # Last, when the contacts and the tickets (transactional mail) are known.
+        for check in open_checks(session, email, self.privacy):
+            ctx.note(self.name, f"legal-basis check {check.id}: {check.reason}")
 
     def _inbox(self, ctx: MessageContext) -> TeamInbox | None:
         for rcpt in ctx.envelope.rcpt_tos:

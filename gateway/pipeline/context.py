@@ -13,6 +13,7 @@ from gateway.spool import Envelope
 
 if TYPE_CHECKING:
     from gateway.matching.resolve import Decision
+    from gateway.privacy.rules import Verdict
 
 OUTCOMES = ("logged", "duplicate", "dropped")
 
@@ -43,6 +44,8 @@ class MessageContext:
     direction: str = ""
     auth: dict[str, Any] = field(default_factory=dict)
     logger_ids: list[int] = field(default_factory=list)
+    # What the privacy rules decided (None when the pipeline has no privacy stage).
+    privacy: Verdict | None = None
     # One decision per external address (gateway.matching.resolve), applied by the log stage.
     matches: list[Decision] = field(default_factory=list)
     # The id of the email this message already is (same Message-ID and body): another copy.

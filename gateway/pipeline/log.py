@@ -24,6 +24,9 @@ from gateway.matching import records
 from gateway.matching.resolve import Decision
 from gateway.parsing import split_name
 from gateway.pipeline.context import MessageContext
+from gateway.privacy.keys import hash_key
+from gateway.privacy.legal import propose_basis
+from gateway.privacy.store import protect
 
 
 class LogStage:
@@ -32,6 +35,7 @@ class LogStage:
 
     def __init__(self, config: Config) -> None:
         self.free_mail = frozenset(config.organization.free_mail_domains)
+        self.privacy = config.privacy
 
     def process(self, ctx: MessageContext) -> None:
         if ctx.duplicate_of is not None:
@@ -44,6 +48,8 @@ class LogStage:
             )  # fmt: skip
             return
         email = self._email(ctx)
+        if ctx.privacy is not None:
+            protect(email, ctx.privacy, self.privacy, lambda: hash_key(ctx.session, self.privacy))
         ctx.session.add(email)
         ctx.session.flush()
         self._add_loggers(ctx, email)
@@ -90,6 +96,8 @@ class LogStage:
                 free_mail=self.free_mail,
                 entry=ctx.entry_id,
             )
+            # A person bccrm put in the CRM: the default basis, proposed; Art. 14 notice due.
+            propose_basis(contact, self.privacy, utcnow())
             linking.link_contact(session, email_id, contact.id, "new contact", 1.0)
             return contact.id
         if decision.outcome == linking.SUGGESTED:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from sqlalchemy import select, update
 
-from gateway.addresses import mask_address, normalize_address
+from gateway.addresses import mask_address
 from gateway.config import Config
 from gateway.crm import ContactEmail, Email, repo, utcnow
 from gateway.matching.policy import MessageFlags
@@ -17,6 +17,7 @@ from gateway.matching.resolve import Resolver
 from gateway.parsing import is_internal
 from gateway.parsing.dsn import bounced_recipients
 from gateway.pipeline.context import MessageContext
+from gateway.pipeline.privacy import find_loggers
 
 
 class MatchStage:
@@ -30,7 +31,10 @@ class MatchStage:
     def process(self, ctx: MessageContext) -> None:
         parsed, analysis = ctx.require_parsed(), ctx.analysis
         assert parsed.sender is not None and analysis is not None
-        self._loggers(ctx, parsed.sender.email)
+        if ctx.privacy is None:  # a pipeline without the privacy stage
+            ctx.logger_ids = find_loggers(ctx, parsed.sender.email)
+        ctx.note(self.name, "logged by a registered user" if ctx.logger_ids else "no registered "
+                 "user logged this copy")  # fmt: skip
         ctx.duplicate_of = ctx.session.scalar(
             select(Email.id).where(Email.dedup_key == parsed.dedup_key)
         )
@@ -43,6 +47,10 @@ class MatchStage:
         if flags.bounce:
             self._bounce(ctx)
             return
+        level = ctx.privacy.level if ctx.privacy else "full"
+        if level == "anonymous":
+            ctx.note(self.name, "anonymous: people are not matched")
+            return
         resolver = Resolver(self.config, ctx.session)
         users = repo.user_ids_by_address(ctx.session, [p.email for p in ctx.participants])
         author = ctx.author.email if ctx.author else ""
@@ -52,7 +60,8 @@ class MatchStage:
             if address in seen or address in users or is_internal(address, self.org_domains):
                 continue
             seen.add(address)
-            signature = analysis.signature if address == author else None
+            # A signature is body text: only read when the body may be stored.
+            signature = analysis.signature if address == author and level == "full" else None
             decision = resolver.resolve(participant, signature, flags)
             ctx.matches.append(decision)
             ctx.note(self.name, f"{mask_address(address)}: {decision.outcome} ({decision.reason})")
@@ -81,16 +90,3 @@ class MatchStage:
             ctx.session, "worker", "message.dropped", "spool", ctx.entry_id,
             reason="bounce", failed=len(failed), marked=marked,
         )  # fmt: skip
-
-    def _loggers(self, ctx: MessageContext, author: str) -> None:
-        """Who logged it: the authenticated user, else the envelope sender, else the author,
-        whichever is first found among registered user addresses."""
-        raw = (ctx.envelope.auth_user, ctx.envelope.token_user, ctx.envelope.mail_from, author)
-        candidates = [a for a in (normalize_address(x or "") for x in raw) if a]
-        found = repo.user_ids_by_address(ctx.session, candidates)
-        for address in candidates:
-            if address in found:
-                ctx.logger_ids = [found[address]]
-                ctx.note(self.name, "logged by a registered user")
-                return
-        ctx.note(self.name, "no registered user logged this copy")

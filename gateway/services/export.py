@@ -19,6 +19,7 @@ from gateway.crm import (
     Deal,
     DealContact,
     Email,
+    LegalBasisCheck,
     ReviewItem,
     Ticket,
     TicketContact,
@@ -31,7 +32,11 @@ def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value else None
 
 
-def _email(email: Email, user_emails: dict[int, str]) -> dict[str, Any]:
+def _email(
+    email: Email,
+    user_emails: dict[int, str],
+    checks: dict[int, list[dict[str, Any]]] | None = None,
+) -> dict[str, Any]:
     ids: dict[str, list[int]] = defaultdict(list)
     for assoc in email.associations:
         ids[assoc.kind].append(assoc.target_id)
@@ -75,6 +80,13 @@ def _email(email: Email, user_emails: dict[int, str]) -> dict[str, Any]:
         ],
         "logged_by": [user_emails.get(lg.user_id, "") for lg in email.loggers],
         "privacy_level": email.privacy_level,
+        "privacy": {
+            "level": email.privacy_level,
+            "rules_hit": [r["rule"] for r in (email.privacy or {}).get("rules", []) if r["hit"]],
+            "redactions": (email.privacy or {}).get("redactions", {}),
+        },
+        "legal_basis_checks": (checks or {}).get(email.id, []),
+        "one_time_basis": bool(email.one_time_basis),
         "transactional": email.transactional,
         "auth": email.auth,
         "attachments": [
@@ -129,10 +141,20 @@ def export_all(sessions: sessionmaker[Session]) -> dict[str, Any]:
             .order_by(Contact.id)
             .options(selectinload(Contact.emails), selectinload(Contact.phones))
         )
+        checks: dict[int, list[dict[str, Any]]] = defaultdict(list)
+        for check in session.scalars(select(LegalBasisCheck).order_by(LegalBasisCheck.id)):
+            checks[check.email_id].append(
+                {
+                    "id": check.id,
+                    "contact_id": check.contact_id,
+                    "reason": check.reason,
+                    "status": check.status,
+                }
+            )
         deal_contacts = _members(session, DealContact, "deal_id")
         ticket_contacts = _members(session, TicketContact, "ticket_id")
         return {
-            "emails": [_email(e, user_emails) for e in emails],
+            "emails": [_email(e, user_emails, checks) for e in emails],
             "contacts": [
                 vars(contact_info(c))
                 | {
@@ -140,6 +162,14 @@ def export_all(sessions: sessionmaker[Session]) -> dict[str, Any]:
                     "phones": [p.e164 for p in c.phones],
                     "bounced": [e.email for e in c.emails if e.bounced_at is not None],
                     "merged_into_id": c.merged_into_id,
+                    "legal_basis": {
+                        "basis": c.legal_basis,
+                        "status": c.legal_basis_status,
+                        "source": c.legal_basis_source,
+                        "notice_due_at": _iso(c.notice_due_at),
+                    },
+                    "subscription": c.subscription,
+                    "objecting": c.objecting,
                 }
                 for c in contacts
             ],

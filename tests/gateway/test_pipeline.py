@@ -8,11 +8,12 @@ from typing import Any
 
 import pytest
 
-from gateway.app import App
+from gateway.app import App, build_app
 from gateway.pipeline import Outcome
 from gateway.services.contacts import ContactService
 from gateway.services.export import export_all
 from gateway.spool import Envelope
+from tests.conftest import ConfigFactory
 from tests.support import LOG, add_user, make_message
 
 
@@ -119,11 +120,16 @@ def test_org_users_and_logging_address_never_become_contacts(app: App) -> None:
         ("jan@example.com.evil.test", "anna@example.com", "inbound"),
     ],
 )
-def test_direction(app: App, sender: str, to: str, direction: str) -> None:
-    if sender.startswith("anna@sub."):
-        add_user(app, sender)
-    process(app, make_message(sender=sender, to=to), mail_from=sender)
-    assert exported(app)["emails"][0]["direction"] == direction
+def test_direction(make_config: ConfigFactory, sender: str, to: str, direction: str) -> None:
+    # Internal mail is only logged with [privacy] log_internal (tests/gateway/privacy).
+    app = build_app(make_config(privacy={"log_internal": True}))  # the rep's database
+    try:
+        if sender.startswith("anna@sub."):
+            add_user(app, sender)
+        process(app, make_message(sender=sender, to=to), mail_from=sender)
+        assert exported(app)["emails"][0]["direction"] == direction
+    finally:
+        app.close()
 
 
 def test_same_copy_twice_is_one_email(app: App) -> None:

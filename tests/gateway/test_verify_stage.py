@@ -306,7 +306,7 @@ def test_forwarded_customer_mail_is_the_forwarders_not_the_customers(make_gatewa
 def test_default_app_pipeline_verifies(app: App) -> None:
     """The composition root wires the verify stage in: its order is parse, verify, ..."""
     names = [stage.name for stage in app.processor().pipeline.stages]
-    assert names == ["parse", "verify", "match", "log", "associate"]
+    assert names == ["parse", "verify", "privacy", "match", "log", "associate"]
     app.spool.store(
         b"From: x@example.com\r\nSubject: s\r\n\r\nb\r\n", Envelope(mail_from="", rcpt_tos=(LOG,))
     )

@@ -1,0 +1,1 @@
+"""Privacy rules, redaction and legal basis (GDPR/RODO)."""

@@ -1,0 +1,65 @@
+"""What the privacy verdict does to an email before it is stored: people left out are masked
+wherever their address appears, ``metadata`` and ``anonymous`` keep no body and no attachment
+names, ``anonymous`` keeps participants only as keyed hashes, and ``full`` text is redacted
+(:mod:`gateway.privacy.redact`)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+from gateway.config_privacy import PrivacyConfig
+from gateway.crm import Email
+from gateway.privacy.keys import address_hash
+from gateway.privacy.redact import redact
+from gateway.privacy.rules import Verdict
+
+EXCLUDED_ADDRESS = "excluded@invalid"
+EXCLUDED_TEXT = "[excluded]"
+
+
+def protect(
+    email: Email, verdict: Verdict, privacy: PrivacyConfig, key: Callable[[], bytes]
+) -> None:
+    """Apply ``verdict`` to ``email`` (not yet stored); records the verdict on it."""
+    _mask(email, verdict.excluded)
+    level = verdict.level
+    if level in ("metadata", "anonymous"):
+        email.body_text = email.reply_text = ""
+        for attachment in email.attachments:
+            attachment.filename = ""
+    if level == "anonymous":
+        secret = key()
+
+        def anonymous(address: str) -> str:
+            return f"anon-{address_hash(secret, address)[:24]}@invalid"
+
+        email.from_email, email.from_name = anonymous(email.from_email), ""
+        if email.forwarded_by_email:
+            email.forwarded_by_email = anonymous(email.forwarded_by_email)
+            email.forwarded_by_name = ""
+        for participant in email.participants:
+            participant.email, participant.name = anonymous(participant.email), ""
+    if level == "full" and privacy.redact:
+        for name in ("subject", "body_text", "reply_text"):
+            result = redact(getattr(email, name), privacy.redact)
+            setattr(email, name, result.text)
+            for kind, count in result.counts.items():
+                # The reply text is part of the body: count each finding once.
+                if name != "reply_text":
+                    verdict.redactions[kind] = verdict.redactions.get(kind, 0) + count
+    email.privacy_level = level
+    email.privacy = verdict.to_json()
+
+
+def _mask(email: Email, excluded: set[str]) -> None:
+    if not excluded:
+        return
+    if email.from_email in excluded:
+        email.from_email, email.from_name = EXCLUDED_ADDRESS, ""
+    if email.forwarded_by_email in excluded:
+        email.forwarded_by_email, email.forwarded_by_name = EXCLUDED_ADDRESS, ""
+    email.participants = [p for p in email.participants if p.email not in excluded]
+    pattern = re.compile("|".join(re.escape(a) for a in sorted(excluded)), re.IGNORECASE)
+    for name in ("subject", "body_text", "reply_text"):
+        setattr(email, name, pattern.sub(EXCLUDED_TEXT, getattr(email, name)))
