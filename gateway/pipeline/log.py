@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections import Counter
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy.orm import Session
 
@@ -65,10 +66,14 @@ class LogStage:
                 row.confidence = decision.confidence
         ctx.session.flush()
         ctx.email_id, ctx.outcome = email.id, "logged"
-        outcomes = Counter(d.outcome for d in ctx.matches)
+        outcomes: dict[str, Any] = dict(sorted(Counter(d.outcome for d in ctx.matches).items()))
+        if ctx.privacy is not None:
+            # Rule names and a count: who was left out is not written down anywhere.
+            outcomes["privacy"] = [r["rule"] for r in ctx.privacy.rules if r["hit"]]
+            outcomes["excluded"] = len(ctx.privacy.excluded)
         repo.audit(
             ctx.session, "worker", "email.logged", "email", email.id,
-            entry=ctx.entry_id, **{k: outcomes[k] for k in sorted(outcomes)},
+            entry=ctx.entry_id, **outcomes,
         )  # fmt: skip
 
     def _apply(self, ctx: MessageContext, email_id: int, decision: Decision) -> int | None:

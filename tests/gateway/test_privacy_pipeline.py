@@ -264,3 +264,16 @@ def test_never_log_cli(make_app: AppFactory, capsys: pytest.CaptureFixture[str])
     assert cli("remove", "acme.pl")[0] == 0
     code, _, err = cli("remove", "acme.pl")
     assert code == 1 and "not on that never-log list" in err
+
+
+def test_the_audit_log_counts_who_was_left_out_without_naming_them(make_app: AppFactory) -> None:
+    app = make_app()
+    NeverLogService(app.sessions).add("jan@acme.pl")
+    raw = outbound(to="Jan Kowalski <jan@acme.pl>, Ewa Lis <ewa@beta.pl>")
+    assert process(app, raw).status == "logged"
+    with app.sessions() as session:
+        entries = session.scalars(select(AuditEntry)).all()
+        [logged] = [e for e in entries if e.action == "email.logged"]
+        assert (logged.details["privacy"], logged.details["excluded"]) == (["never_log"], 1)
+        assert all("jan@acme.pl" not in repr(e.details) for e in entries)
+        assert all("jan@acme.pl" not in e.object_id for e in entries)
