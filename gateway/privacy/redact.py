@@ -92,8 +92,11 @@ def iban_ok(text: str) -> bool:
         return False
     if IBAN_LENGTHS.get(compact[:2]) != len(compact) or not 2 <= int(compact[2:4]) <= 98:
         return False
-    moved = compact[4:] + compact[:4]
-    return int("".join(str(int(ch, 36)) for ch in moved)) % 97 == 1
+    return int((compact[4:] + compact[:4]).translate(_IBAN_LETTER_VALUES)) % 97 == 1
+
+
+# ISO 13616: A=10 ... Z=35 before mod 97.
+_IBAN_LETTER_VALUES = str.maketrans({chr(65 + i): str(10 + i) for i in range(26)})
 
 
 _PESEL_WEIGHTS = (1, 3, 7, 9, 1, 3, 7, 9, 1, 3)
@@ -170,28 +173,28 @@ _ASCII_ALNUM = _ASCII_LETTERS | _ASCII_DIGITS
 _IBAN_MAX_SPAN = 34 + 8  # 34 characters and the blanks between groups
 
 
-def _alnum(text: str) -> bool:
-    return all(ch in _ASCII_ALNUM for ch in text)
+def _iban_shapes(length: int) -> tuple[re.Pattern[str], re.Pattern[str], int]:
+    """Compact and grouped patterns for IBANs of ``length`` characters, and the grouped span."""
+    groups, rest = divmod(length - 4, 4)
+    last = f"(?: [A-Za-z0-9]{{{rest}}})" if rest else ""
+    return (
+        re.compile(f"[A-Za-z]{{2}}[0-9]{{2}}[A-Za-z0-9]{{{length - 4}}}"),
+        re.compile(f"[A-Za-z]{{2}}[0-9]{{2}}(?: [A-Za-z0-9]{{4}}){{{groups}}}{last}"),
+        length + (length - 1) // 4,
+    )
+
+
+_IBAN_SHAPES = {n: _iban_shapes(n) for n in set(IBAN_LENGTHS.values())}
 
 
 def _iban_end(text: str, start: int) -> int | None:
     """The end of a valid IBAN starting at ``start``, whatever follows it, or None."""
     want = IBAN_LENGTHS.get(text[start : start + 2].upper())
-    if want is None or _IBAN_START.match(text, start) is None:
+    if want is None:
         return None
-    if text[start + 4 : start + 5] == " ":
-        have, end = 4, start + 4
-        while have < want:
-            take = min(4, want - have)
-            group = text[end + 1 : end + 1 + take]
-            if text[end : end + 1] != " " or len(group) != take or not _alnum(group):
-                return None
-            have, end = have + take, end + 1 + take
-    else:
-        end = start + want
-        if end > len(text) or not _alnum(text[start:end]):
-            return None
-    return end if iban_ok(text[start:end]) else None
+    compact, grouped, _ = _IBAN_SHAPES[want]
+    m = (grouped if text[start + 4 : start + 5] == " " else compact).match(text, start)
+    return m.end() if m is not None and iban_ok(m.group()) else None
 
 
 def _iban_right_ok(text: str, end: int) -> bool:
@@ -209,6 +212,9 @@ def _iban_ending_at(text: str, end: int, floor: int) -> int | None:
     """The leftmost start of a valid IBAN that ends exactly at ``end`` (where another IBAN was
     just taken) and starts at or after ``floor``, or None."""
     for start in range(max(floor, end - _IBAN_MAX_SPAN), end - 14):
+        want = IBAN_LENGTHS.get(text[start : start + 2].upper())
+        if want is None or end - start not in (want, _IBAN_SHAPES[want][2]):
+            continue
         if _iban_end(text, start) == end and _iban_left_ok(text, start, floor):
             return start
     return None
@@ -340,10 +346,22 @@ def _value_start(content: str, label_end: int) -> tuple[int, str] | None:
     return found
 
 
+def _tokens_from(content: str, end: int) -> int:
+    """Where the run of ``[redacted:...]`` tokens (and blanks between them) that ends the line
+    at ``end`` begins; ``end`` when the line does not end in a token. Linear: one pass back."""
+    start = end
+    while (k := content.rfind("[redacted:", 0, start)) >= 0:
+        m = _TOKEN_RUN.match(content, k)
+        if m is None or content[m.end() : start].strip():
+            break
+        start = k
+    return len(content[:start].rstrip()) if start < end else end
+
+
 def _secret_span(content: str, limit: int) -> tuple[int, int] | None:
     """The span of the secret value in one line (label within the first ``limit`` characters,
     value to the end of the line without trailing blanks), or None."""
-    value_end = -1
+    value_end = done_from = -1
     for label in _SECRET_LABEL.finditer(content, 0, limit):
         found = _value_start(content, label.end())
         if found is None:
@@ -351,11 +369,12 @@ def _secret_span(content: str, limit: int) -> tuple[int, int] | None:
         start, how = found
         if value_end < 0:
             value_end = len(content.rstrip())
+            done_from = _tokens_from(content, value_end)
         if start >= value_end:
             continue
         # Only what is already redacted ("Hasło: [redacted:secret]") up to the end of the line:
         # this line was done before, and a later label must not start a new, earlier value.
-        if not _TOKEN_RUN.sub("", content[start:value_end]).strip():
+        if start >= done_from:
             return None
         if how == "colon":
             return start, value_end

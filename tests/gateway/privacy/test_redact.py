@@ -253,6 +253,26 @@ def test_iban_misses(text: str) -> None:
     assert only(text, "iban") == Redaction(text, {})
 
 
+@pytest.mark.parametrize(
+    ("text", "expected", "counts"),
+    [
+        # A digit before does not hide an IBAN (a glued card is redacted as well).
+        ("5555555555554444CH9300762011623852957", f"{CARD}{IBAN}", {"card": 1, "iban": 1}),
+        ("Nr12DE89370400440532013000", f"Nr12{IBAN}", {"iban": 1}),
+        # Glued IBANs are taken together.
+        ("DE89370400440532013000CH9300762011623852957", f"{IBAN}{IBAN}", {"iban": 2}),
+        ("GB82WEST12345698765432DE89370400440532013000", f"{IBAN}{IBAN}", {"iban": 2}),
+        # A letter after, or a digit after a final digit, means a longer token: kept.
+        ("DE89370400440532013000EUR", "DE89370400440532013000EUR", {}),
+        ("DE893704004405320130001", "DE893704004405320130001", {}),
+    ],
+)
+def test_iban_boundaries(text: str, expected: str, counts: dict[str, int]) -> None:
+    result = redact(text)
+    assert result == Redaction(expected, counts)
+    assert redact(result.text) == Redaction(result.text, {})
+
+
 # --- PESEL ----------------------------------------------------------------------------------
 
 
@@ -600,6 +620,9 @@ def test_hostile_many_label_lines() -> None:
         "hasło" + " " * 999_000 + "x",
         "-" * 1_000_000,
         "[redacted:card]" * 70_000,
+        "PIN [redacted:card] " * 50_000,
+        ("DE89370400440532013000" * 400 + "\n") * 100,
+        ("PL61 " * 2000 + "\n") * 100,
     ],
     ids=lambda t: f"{t[:12]!r}x{len(t)}",
 )
