@@ -62,8 +62,7 @@ def parse_privacy(r: Reader, base_dir: Path) -> PrivacyConfig:
     unknown = [k for k in redact if k not in REDACTION_KINDS]
     if unknown:
         raise ConfigError(
-            f"{r.name('redact')}: unknown kind {unknown[0]!r} "
-            f"(known: {', '.join(REDACTION_KINDS)})"
+            f"{r.name('redact')}: unknown kind {unknown[0]!r} (known: {', '.join(REDACTION_KINDS)})"
         )
     tags = tuple(t.strip() for t in r.strings("private_subject_tags", d.private_subject_tags))
     if any(not t for t in tags):

@@ -17,6 +17,7 @@ from gateway.cli import (
     admin,
     data,
     deals,
+    erasure,
     legal,
     never_log,
     parse,
@@ -43,7 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="config file (default: $BCCRM_CONFIG, ./bccrm.toml, /etc/bccrm/bccrm.toml)",
     )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for module in (run, data, deals, review, never_log, legal, admin, quarantine, parse):
+    for module in (run, data, deals, review, never_log, legal, erasure, admin, quarantine, parse):
         module.register(commands)
     return parser
 

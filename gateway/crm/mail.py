@@ -22,9 +22,7 @@ class Email(Base):
     __tablename__ = "emails"
     __table_args__ = (
         CheckConstraint("direction IN ('outbound', 'inbound', 'internal')", name="direction"),
-        CheckConstraint(
-            "privacy_level IN ('full', 'metadata', 'anonymous')", name="privacy_level"
-        ),
+        CheckConstraint("privacy_level IN ('full', 'metadata', 'anonymous')", name="privacy_level"),
     )
     id: Mapped[intpk]
     dedup_key: Mapped[str] = mapped_column(

@@ -16,6 +16,7 @@ from gateway.crm.db import upgrade
 from gateway.pipeline import Outcome
 from gateway.privacy.keys import address_hash, hash_key
 from gateway.services.contacts import ContactService
+from gateway.services.erasure import ErasureService
 from gateway.services.export import export_all
 from gateway.services.never_log import NeverLogService
 from gateway.spool import Envelope
@@ -277,3 +278,26 @@ def test_the_audit_log_counts_who_was_left_out_without_naming_them(make_app: App
         assert (logged.details["privacy"], logged.details["excluded"]) == (["never_log"], 1)
         assert all("jan@acme.pl" not in repr(e.details) for e in entries)
         assert all("jan@acme.pl" not in e.object_id for e in entries)
+
+
+def test_an_erased_person_who_writes_again_is_not_recreated(make_app: AppFactory) -> None:
+    app = make_app()
+    process(app, outbound(to="Jan Kowalski <jan@acme.pl>, Ewa Lis <ewa@beta.pl>"))
+    ErasureService(app.sessions, app.spool, app.config).erase("jan@acme.pl")
+    again = make_message(
+        sender="Jan Kowalski <jan@acme.pl>",
+        to="Anna Nowak <anna@example.com>",
+        cc="Ewa Lis <ewa@beta.pl>",
+        subject="Znowu ja",
+        body="Proszę o kontakt: jan@acme.pl\n",
+    )
+    assert process(app, again, mail_from="jan@acme.pl").status == "logged"
+    data = export_all(app.sessions)
+    assert [c["emails"] for c in data["contacts"] if c["status"] == "active"] == [["ewa@beta.pl"]]
+    [email] = [e for e in data["emails"] if e["subject"] == "Znowu ja"]
+    assert email["from"] == {"email": "excluded@invalid", "name": ""}
+    assert "jan@acme.pl" not in email["reply_text"]
+    assert rule(email, "suppressed")
+    # Only Jan writing to Anna: nothing is logged at all.
+    alone = make_message(sender="jan@acme.pl", to="anna@example.com", subject="Sam")
+    assert process(app, alone, mail_from="jan@acme.pl").status == "dropped"
