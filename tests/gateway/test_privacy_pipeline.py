@@ -3,6 +3,7 @@ level, redaction, proposed legal bases and legal-basis checks, and ``bccrm never
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -301,3 +302,35 @@ def test_an_erased_person_who_writes_again_is_not_recreated(make_app: AppFactory
     # Only Jan writing to Anna: nothing is logged at all.
     alone = make_message(sender="jan@acme.pl", to="anna@example.com", subject="Sam")
     assert process(app, alone, mail_from="jan@acme.pl").status == "dropped"
+
+
+def test_privacy_end_to_end_through_ingest(
+    make_app: AppFactory, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """As an administrator works: lists and archives through the command line."""
+    app = make_app()
+    cli = Cli(app.config, capsys)
+    assert cli("never-log", "add", "lawyer@kancelaria.pl")[0] == 0
+    messages = {
+        "excluded.eml": outbound(
+            to="Mecenas <lawyer@kancelaria.pl>, Jan Kowalski <jan@acme.pl>", subject="Umowa"
+        ),
+        "private.eml": outbound(subject="Premia", X_CRM_Log="no"),
+        "card.eml": outbound(subject="Płatność", body="Karta 5555 5555 5555 4444.\n"),
+    }
+    for name, raw in messages.items():
+        (tmp_path / name).write_bytes(raw)
+    summary = cli.json("ingest", *(str(tmp_path / n) for n in messages))
+    assert summary["outcomes"]["logged"] == 2 and summary["outcomes"]["dropped"] == 1
+    data = cli.json("export")
+    by_subject = {e["subject"]: e for e in data["emails"]}
+    assert "lawyer@kancelaria.pl" not in [p["email"] for p in by_subject["Umowa"]["participants"]]
+    assert by_subject["Płatność"]["privacy"]["redactions"] == {"card": 1}
+    assert "5555" not in by_subject["Płatność"]["reply_text"]
+    code, out, err = cli("erase", "jan@acme.pl", "--json")
+    assert code == 0, err
+    report = json.loads(out)
+    assert (len(report["contacts"]), report["suppression_added"]) == (1, True)
+    subject = cli.json("export-subject", "jan@acme.pl")
+    assert subject["suppressed"] is True
+    assert [c["status"] for c in subject["contacts"]] == []
