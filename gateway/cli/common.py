@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import argparse
+import getpass
 import json
+import os
 import sys
+import unicodedata
 from typing import Any
 
+from gateway.addresses import normalize_address
 from gateway.app import App, build_app
 from gateway.config import Config
+from gateway.crm import repo
 from gateway.crm.db import check_schema
 
 
@@ -72,3 +77,43 @@ def positive_int(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError("must be at least 1")
     return value
+
+
+REPLACEMENT = "\ufffd"
+_UNSAFE_CATEGORIES = frozenset({"Cc", "Cs", "Zl", "Zp"})
+_BIDI_CONTROLS = frozenset(
+    "\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
+)
+
+
+def printable(text: str, keep: str = "") -> str:
+    """``text`` with every character a terminal could act on replaced by U+FFFD."""
+    return "".join(
+        ch
+        if ch in keep
+        or (unicodedata.category(ch) not in _UNSAFE_CATEGORIES and ch not in _BIDI_CONTROLS)
+        else REPLACEMENT
+        for ch in text
+    )
+
+
+def login_actor() -> str:
+    """Who runs the command, for the audit log: ``cli:<login name>``."""
+    try:
+        return f"cli:{getpass.getuser()}"
+    except (OSError, KeyError):  # no login name and no passwd entry (some containers)
+        return f"cli:uid{os.getuid()}"
+
+
+def actor_for(app: App, by: str | None) -> str:
+    """``--by`` (a registered user address) or ``cli:<login name>``."""
+    if by is None:
+        return login_actor()
+    address = normalize_address(by)
+    if address is not None:
+        with app.sessions() as session:
+            if repo.user_by_address(session, address) is not None:
+                return address
+    raise CliError(
+        f"--by {printable(by)}: not a registered user address (see 'bccrm users list')", code=2
+    )

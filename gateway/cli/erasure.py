@@ -4,14 +4,19 @@
 from __future__ import annotations
 
 import argparse
-import getpass
-import os
 from collections.abc import Callable
 from typing import Any, TypeVar
 
 from gateway.addresses import normalize_address
-from gateway.cli.common import CliError, add_json_flag, open_app, print_json, subcommand
-from gateway.cli.quarantine import printable
+from gateway.cli.common import (
+    CliError,
+    add_json_flag,
+    login_actor,
+    open_app,
+    print_json,
+    printable,
+    subcommand,
+)
 from gateway.config import Config
 from gateway.services.erasure import ErasureError, ErasureReport, ErasureService
 from gateway.services.retention import RetentionReport, RetentionService
@@ -66,7 +71,7 @@ def register(commands: Any) -> None:
 def erase(args: argparse.Namespace, config: Config) -> int:
     address = _address(args.email)
     app = open_app(config)
-    service = ErasureService(app.sessions, app.spool, config, actor=_actor())
+    service = ErasureService(app.sessions, app.spool, config, actor=login_actor())
     report = _do(lambda: service.erase(address, dry_run=args.dry_run))
     if args.json:
         print_json(report.to_json())
@@ -78,14 +83,14 @@ def erase(args: argparse.Namespace, config: Config) -> int:
 def export_subject(args: argparse.Namespace, config: Config) -> int:
     address = _address(args.email)
     app = open_app(config)
-    service = ErasureService(app.sessions, app.spool, config, actor=_actor())
+    service = ErasureService(app.sessions, app.spool, config, actor=login_actor())
     print_json(_do(lambda: service.export_subject(address)))
     return 0
 
 
 def run(args: argparse.Namespace, config: Config) -> int:
     app = open_app(config)
-    service = RetentionService(app.sessions, app.spool, config, actor=_actor())
+    service = RetentionService(app.sessions, app.spool, config, actor=login_actor())
     report = _do(lambda: service.run(dry_run=args.dry_run))
     if args.json:
         print_json(report.to_json())
@@ -102,13 +107,6 @@ def _address(text: str) -> str:
     if address is None:
         raise CliError(f"{printable(text)}: not a valid email address", code=2)
     return address
-
-
-def _actor() -> str:
-    try:
-        return f"cli:{getpass.getuser()}"
-    except (OSError, KeyError):  # no login name and no passwd entry (some containers)
-        return f"cli:uid{os.getuid()}"
 
 
 def _do(operation: Callable[[], T]) -> T:

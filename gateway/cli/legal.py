@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import getpass
-import os
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any, TypeVar
@@ -16,19 +14,17 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from gateway.addresses import normalize_address
-from gateway.app import App
 from gateway.cli.common import (
     CliError,
+    actor_for,
     add_json_flag,
     open_app,
     positive_int,
     print_json,
+    printable,
     subcommand,
 )
-from gateway.cli.quarantine import printable
 from gateway.config import Config
-from gateway.crm import repo
 from gateway.crm.privacy import LEGAL_BASES
 from gateway.services.legal import (
     ACTIONS,
@@ -242,7 +238,7 @@ def resolve(args: argparse.Namespace, config: Config) -> int:
         if name not in (needed, *optional) and getattr(args, name) is not None:
             raise CliError(f"--{name} does not apply to --action {args.action}", code=2)
     app = open_app(config)
-    service = LegalBasisService(app.sessions, config, _actor(app, args.by))
+    service = LegalBasisService(app.sessions, config, actor_for(app, args.by))
     check = _do(
         lambda: service.resolve(
             args.id,
@@ -301,7 +297,7 @@ def notices(args: argparse.Namespace, config: Config) -> int:
 
 def notice_done(args: argparse.Namespace, config: Config) -> int:
     app = open_app(config)
-    service = LegalBasisService(app.sessions, config, _actor(app, args.by))
+    service = LegalBasisService(app.sessions, config, actor_for(app, args.by))
     notice = _do(lambda: service.mark_notice_done(service.contact_id_for(args.contact)))
     if args.json:
         print_json(_jsonable(notice))
@@ -312,7 +308,7 @@ def notice_done(args: argparse.Namespace, config: Config) -> int:
 
 def set_basis(args: argparse.Namespace, config: Config) -> int:
     app = open_app(config)
-    service = LegalBasisService(app.sessions, config, _actor(app, args.by))
+    service = LegalBasisService(app.sessions, config, actor_for(app, args.by))
     consent = _do(
         lambda: service.set_basis(service.contact_id_for(args.contact), args.basis, args.source)
     )
@@ -328,7 +324,7 @@ def set_basis(args: argparse.Namespace, config: Config) -> int:
 
 def subscription(args: argparse.Namespace, config: Config) -> int:
     app = open_app(config)
-    service = LegalBasisService(app.sessions, config, _actor(app, args.by))
+    service = LegalBasisService(app.sessions, config, actor_for(app, args.by))
     consent = _do(
         lambda: service.set_subscription(
             service.contact_id_for(args.contact), args.state == "subscribed"
@@ -341,7 +337,7 @@ def subscription(args: argparse.Namespace, config: Config) -> int:
 
 def object_(args: argparse.Namespace, config: Config) -> int:
     app = open_app(config)
-    service = LegalBasisService(app.sessions, config, _actor(app, args.by))
+    service = LegalBasisService(app.sessions, config, actor_for(app, args.by))
     consent = _do(
         lambda: service.set_objection(service.contact_id_for(args.contact), not args.withdraw)
     )
@@ -358,23 +354,6 @@ def _do(operation: Callable[[], T]) -> T:
         return operation()
     except LegalBasisError as exc:
         raise CliError(printable(str(exc))) from None
-
-
-def _actor(app: App, by: str | None) -> str:
-    """``--by`` (a registered user address) or ``cli:<login name>``."""
-    if by is None:
-        try:
-            return f"cli:{getpass.getuser()}"
-        except (OSError, KeyError):  # no login name and no passwd entry (some containers)
-            return f"cli:uid{os.getuid()}"
-    address = normalize_address(by)
-    if address is not None:
-        with app.sessions() as session:
-            if repo.user_by_address(session, address) is not None:
-                return address
-    raise CliError(
-        f"--by {printable(by)}: not a registered user address (see 'bccrm users list')", code=2
-    )
 
 
 def _print_consent(args: argparse.Namespace, consent: ContactConsent, text: str) -> None:

@@ -4,31 +4,30 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import getpass
 import json
 import os
 import sys
-import unicodedata
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any, TypeVar
 
 from rich.cells import cell_len, set_cell_size
 
-from gateway.addresses import normalize_address
 from gateway.app import App
-from gateway.cli.common import CliError, add_json_flag, open_app, subcommand
+from gateway.cli.common import (
+    CliError,
+    actor_for,
+    add_json_flag,
+    login_actor,
+    open_app,
+    printable,
+    subcommand,
+)
 from gateway.config import Config
-from gateway.crm import repo
 from gateway.services.quarantine import QuarantinedMessage, QuarantineError, QuarantineService
 
 # Shown for characters a terminal could act on: C0/C1 controls (ESC starts escape sequences),
 # lone surrogates, line separators and the bidirectional overrides that reorder text on screen.
-REPLACEMENT = "\ufffd"
-_UNSAFE_CATEGORIES = frozenset({"Cc", "Cs", "Zl", "Zp"})
-_BIDI_CONTROLS = frozenset(
-    "\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
-)
 COLUMN_LIMITS = (22, 16, 40, 40)  # id, held since, reason, from; the subject takes the rest
 
 T = TypeVar("T")
@@ -90,7 +89,7 @@ def show(args: argparse.Namespace, config: Config) -> int:
 
 def release(args: argparse.Namespace, config: Config) -> int:
     app = open_app(config)
-    service = _service(app, _actor(app, args.by), writes=True)
+    service = _service(app, actor_for(app, args.by), writes=True)
     new_id = _do(lambda: service.release(args.id))
     print(f"released {args.id}: queued again as {new_id}")
     return 0
@@ -100,7 +99,7 @@ def drop(args: argparse.Namespace, config: Config) -> int:
     if not args.yes and not sys.stdin.isatty():
         raise CliError("pass --yes to drop without asking", code=2)
     app = open_app(config)
-    service = _service(app, _actor(app, args.by))
+    service = _service(app, actor_for(app, args.by))
     if not args.yes:
         message = _do(lambda: service.show(args.id))
         question = (
@@ -117,7 +116,7 @@ def drop(args: argparse.Namespace, config: Config) -> int:
 
 def replay(args: argparse.Namespace, config: Config) -> int:
     app = open_app(config)
-    service = _service(app, _actor(app, args.by), writes=True)
+    service = _service(app, actor_for(app, args.by), writes=True)
     before = set(_do(app.spool.quarantined_ids))
     released = _do(service.replay)
     left = sorted(before & set(_do(app.spool.quarantined_ids)))
@@ -138,7 +137,7 @@ def replay(args: argparse.Namespace, config: Config) -> int:
 def _service(app: App, actor: str = "", writes: bool = False) -> QuarantineService:
     if writes:
         _check_owner(app)
-    return QuarantineService(app.spool, app.sessions, actor or _login_actor())
+    return QuarantineService(app.spool, app.sessions, actor or login_actor())
 
 
 def _check_owner(app: App) -> None:
@@ -153,27 +152,6 @@ def _check_owner(app: App) -> None:
             "worker runs as, so that the worker can read the released mail",
             code=2,
         )
-
-
-def _actor(app: App, by: str | None) -> str:
-    """``--by`` (a registered user address) or ``cli:<login name>``."""
-    if by is None:
-        return _login_actor()
-    address = normalize_address(by)
-    if address is not None:
-        with app.sessions() as session:
-            if repo.user_by_address(session, address) is not None:
-                return address
-    raise CliError(
-        f"--by {printable(by)}: not a registered user address (see 'bccrm users list')", code=2
-    )
-
-
-def _login_actor() -> str:
-    try:
-        return f"cli:{getpass.getuser()}"
-    except (OSError, KeyError):  # no login name and no passwd entry (some containers)
-        return f"cli:uid{os.getuid()}"
 
 
 def _do(operation: Callable[[], T]) -> T:
@@ -193,17 +171,6 @@ def _confirm(question: str) -> bool:
     except EOFError:
         return False
     return answer.strip().lower() in {"y", "yes"}
-
-
-def printable(text: str, keep: str = "") -> str:
-    """``text`` with every character a terminal could act on replaced by U+FFFD."""
-    return "".join(
-        ch
-        if ch in keep
-        or (unicodedata.category(ch) not in _UNSAFE_CATEGORIES and ch not in _BIDI_CONTROLS)
-        else REPLACEMENT
-        for ch in text
-    )
 
 
 def _fields(message: QuarantinedMessage) -> list[tuple[str, str]]:

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import getpass
 import json
-import os
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any, TypeVar
@@ -15,19 +13,18 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from gateway.addresses import normalize_address
-from gateway.app import App
 from gateway.cli.common import (
     CliError,
+    actor_for,
     add_json_flag,
     open_app,
     positive_int,
     print_json,
+    printable,
     subcommand,
 )
-from gateway.cli.quarantine import printable
 from gateway.config import Config
-from gateway.crm import questions, repo
+from gateway.crm import questions
 from gateway.services.review import (
     LIST_STATUSES,
     ReviewDecision,
@@ -163,7 +160,7 @@ def show(args: argparse.Namespace, config: Config) -> int:
 
 def approve(args: argparse.Namespace, config: Config) -> int:
     app = open_app(config)
-    service = ReviewService(app.sessions, config, _actor(app, args.by))
+    service = ReviewService(app.sessions, config, actor_for(app, args.by))
     decision = _do(lambda: service.approve(args.id, choice=args.choice, sets=dict(args.sets)))
     _print_decision(args, decision)
     return 0
@@ -171,7 +168,7 @@ def approve(args: argparse.Namespace, config: Config) -> int:
 
 def reject(args: argparse.Namespace, config: Config) -> int:
     app = open_app(config)
-    service = ReviewService(app.sessions, config, _actor(app, args.by))
+    service = ReviewService(app.sessions, config, actor_for(app, args.by))
     decision = _do(lambda: service.reject(args.id, sets=dict(args.sets)))
     _print_decision(args, decision)
     return 0
@@ -185,23 +182,6 @@ def _do(operation: Callable[[], T]) -> T:
         return operation()
     except ReviewError as exc:
         raise CliError(printable(str(exc))) from None
-
-
-def _actor(app: App, by: str | None) -> str:
-    """``--by`` (a registered user address) or ``cli:<login name>``."""
-    if by is None:
-        try:
-            return f"cli:{getpass.getuser()}"
-        except (OSError, KeyError):  # no login name and no passwd entry (some containers)
-            return f"cli:uid{os.getuid()}"
-    address = normalize_address(by)
-    if address is not None:
-        with app.sessions() as session:
-            if repo.user_by_address(session, address) is not None:
-                return address
-    raise CliError(
-        f"--by {printable(by)}: not a registered user address (see 'bccrm users list')", code=2
-    )
 
 
 def _choices(item: ReviewInfo) -> list[str]:

@@ -8,15 +8,10 @@ import datetime as dt
 from sqlalchemy import CheckConstraint, ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
+from gateway.config_privacy import LEGAL_BASES
 from gateway.crm.base import Base, intpk, timestamp
 
-LEGAL_BASES = (
-    "legitimate_interest_prospect",
-    "legitimate_interest_customer",
-    "contract",
-    "consent",
-    "not_applicable",
-)
+__all__ = ["LEGAL_BASES", "LegalBasisCheck", "NeverLog", "Setting", "Suppression"]
 
 
 class NeverLog(Base):

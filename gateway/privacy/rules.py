@@ -19,11 +19,10 @@ from sqlalchemy.orm import Session
 
 from gateway.addresses import domain_of
 from gateway.config import Config
+from gateway.config_privacy import LEVELS
 from gateway.crm import Contact, ContactEmail, NeverLog, Suppression
 from gateway.parsing import Participant, is_internal
 from gateway.privacy.keys import address_hash, hash_key
-
-LEVELS = ("full", "metadata", "anonymous", "drop")
 
 
 @dataclass
