@@ -7,10 +7,13 @@ import os
 import socket
 from dataclasses import dataclass
 
+from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
 from gateway.app import App
+from gateway.crm import Setting
 from gateway.crm.db import SchemaOutOfDate, check_schema
+from gateway.privacy.keys import KEY_SETTING
 from gateway.smtp.server import IDENT
 
 
@@ -22,7 +25,25 @@ class Check:
 
 
 def run_checks(app: App) -> list[Check]:
-    return [_database(app), _spool(app), _port(app)]
+    checks = [_database(app), _spool(app), _port(app)]
+    if checks[0].ok:
+        checks.append(_hash_key(app))
+    return checks
+
+
+def _hash_key(app: App) -> Check:
+    """Where the key of the suppression list's hashes is. A generated key works but sits in
+    the database next to the hashes it protects: a notice, not a failure."""
+    if app.config.privacy.hash_key:
+        return Check("privacy hash key", True, "[privacy] hash_key is set")
+    with app.sessions() as session:
+        stored = session.scalar(select(Setting.key).where(Setting.key == KEY_SETTING))
+    where = "generated and kept in the database" if stored else "will be generated at first use"
+    return Check(
+        "privacy hash key",
+        True,
+        f"{where}; set [privacy] hash_key (a file or an environment variable) to keep it apart",
+    )
 
 
 def _database(app: App) -> Check:

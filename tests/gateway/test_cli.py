@@ -16,6 +16,7 @@ import pytest
 from gateway.app import App, build_app
 from gateway.config import Config
 from gateway.services.users import CredentialService
+from tests.conftest import ConfigFactory
 from tests.support import Cli, make_message, running_edge
 
 CSV_HEADER = "email,first_name,last_name,title,company,phone,other_emails\n"
@@ -47,6 +48,7 @@ def test_commands_refuse_an_unmigrated_database(
     assert cli("db", "status")[0] == 0
     code, out, _ = cli("doctor")
     assert code == 0 and "FAIL" not in out
+    assert "ok    privacy hash key: will be generated at first use; set [privacy]" in out
 
 
 def test_users_add_and_list(cli: Cli) -> None:
@@ -280,3 +282,14 @@ def cli_sessions(cli: Cli) -> Any:
     app = build_app(cli.config)
     cli.opened.append(app)
     return app.sessions
+
+
+def test_doctor_says_where_the_privacy_hash_key_is(
+    make_config: ConfigFactory, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = make_config(privacy={"hash_key": "s3cret-from-a-file"})
+    cli = Cli(config, capsys)
+    assert cli("db", "upgrade")[0] == 0
+    data = cli.json("doctor")
+    [check] = [c for c in data["checks"] if c["name"] == "privacy hash key"]
+    assert (check["ok"], check["detail"]) == (True, "[privacy] hash_key is set")
