@@ -16,6 +16,8 @@ from gateway.privacy.rules import Verdict
 
 EXCLUDED_ADDRESS = "excluded@invalid"
 EXCLUDED_TEXT = "[excluded]"
+# Every stored field that holds text from the message.
+TEXT_FIELDS = ("subject", "normalized_subject", "body_text", "reply_text")
 
 
 def protect(
@@ -41,12 +43,13 @@ def protect(
         for participant in email.participants:
             participant.email, participant.name = anonymous(participant.email), ""
     if level == "full" and privacy.redact:
-        for name in ("subject", "body_text", "reply_text"):
+        for name in TEXT_FIELDS:
             result = redact(getattr(email, name), privacy.redact)
             setattr(email, name, result.text)
             for kind, count in result.counts.items():
-                # The reply text is part of the body: count each finding once.
-                if name != "reply_text":
+                # The reply text is part of the body, the thread subject part of the subject:
+                # count each finding once.
+                if name in ("subject", "body_text"):
                     verdict.redactions[kind] = verdict.redactions.get(kind, 0) + count
     email.privacy_level = level
     email.privacy = verdict.to_json()
@@ -61,5 +64,5 @@ def _mask(email: Email, excluded: set[str]) -> None:
         email.forwarded_by_email, email.forwarded_by_name = EXCLUDED_ADDRESS, ""
     email.participants = [p for p in email.participants if p.email not in excluded]
     pattern = re.compile("|".join(re.escape(a) for a in sorted(excluded)), re.IGNORECASE)
-    for name in ("subject", "body_text", "reply_text"):
+    for name in TEXT_FIELDS:
         setattr(email, name, pattern.sub(EXCLUDED_TEXT, getattr(email, name)))

@@ -219,13 +219,15 @@ def test_sensitive_data_is_redacted_and_counted(make_app: AppFactory) -> None:
         "Dzień dobry,\n\nkarta 4111 1111 1111 1111, konto PL61 1090 1014 0000 0712 1981 2874,\n"
         "PESEL 44051401359.\nHasło: Tajne123!\n\nAnna\n"
     )
-    process(app, outbound(body=body))
+    process(app, outbound(body=body, subject="Re: PESEL 44051401359"))
     email = only_email(app)
+    assert email["subject"] == "Re: PESEL [redacted:pesel]"
+    assert email["thread"]["normalized_subject"] == "PESEL [redacted:pesel]"
     text = email["reply_text"]
     for secret in ("4111 1111", "PL61", "44051401359", "Tajne123"):
         assert secret not in text
     assert "[redacted:card]" in text and "[redacted:secret]" in text
-    assert email["privacy"]["redactions"] == {"card": 1, "iban": 1, "pesel": 1, "secret": 1}
+    assert email["privacy"]["redactions"] == {"card": 1, "iban": 1, "pesel": 2, "secret": 1}
 
 
 def test_new_contacts_get_a_proposed_basis_and_a_notice(make_app: AppFactory) -> None:
