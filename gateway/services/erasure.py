@@ -353,31 +353,7 @@ class ErasureService:
 
     def _involved(self, session: Session, person: _Person, theirs: set[str]) -> set[int]:
         """Emails the person takes part in, is linked to, or whose text names an address."""
-        found: set[int] = set()
-        found |= set(
-            session.scalars(
-                select(EmailParticipant.email_id).where(
-                    or_(
-                        EmailParticipant.email.in_(theirs),
-                        EmailParticipant.contact_id.in_(person.contact_ids),
-                    )
-                )
-            )
-        )
-        found |= set(
-            session.scalars(
-                select(Email.id).where(
-                    or_(Email.from_email.in_(theirs), Email.forwarded_by_email.in_(theirs))
-                )
-            )
-        )
-        found |= set(
-            session.scalars(
-                select(EmailAssociation.email_id).where(
-                    EmailAssociation.contact_id.in_(person.contact_ids)
-                )
-            )
-        )
+        found = self._taking_part(session, person, theirs)
         # Mentions in the text: a scan of the table, acceptable for a rare operation.
         forms = sorted({form for a in person.addresses for form in text_forms(a)})
         columns = [getattr(Email, name) for name in TEXT_FIELDS]
