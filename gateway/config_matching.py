@@ -23,6 +23,8 @@ class MatchingConfig:
     create_contacts: str = "auto"
     # Local parts (info, sales, noreply, ...) that never become contacts.
     role_addresses: tuple[str, ...] = DEFAULT_ROLE_ADDRESSES
+    # External people matched per message; the rest of a mass mailing is ignored.
+    max_participants: int = 50
 
 
 def parse_matching(r: Reader) -> MatchingConfig:
@@ -46,6 +48,13 @@ def parse_matching(r: Reader) -> MatchingConfig:
             "must be 'auto', 'review' or 'never'",
         ),
         role_addresses=roles,
+        max_participants=r.get(
+            "max_participants",
+            int,
+            d.max_participants,
+            lambda v: 1 <= v <= 1000,
+            "must be 1..1000",
+        ),
     )
     r.finish()
     return cfg

@@ -11,9 +11,9 @@ from sqlalchemy import select, update
 
 from gateway.addresses import mask_address
 from gateway.config import Config
-from gateway.crm import ContactEmail, Email, repo, utcnow
+from gateway.crm import ContactEmail, Email, linking, repo, utcnow
 from gateway.matching.policy import MessageFlags
-from gateway.matching.resolve import Resolver
+from gateway.matching.resolve import Decision, Resolver
 from gateway.parsing import is_internal
 from gateway.parsing.dsn import bounced_recipients
 from gateway.pipeline.context import MessageContext
@@ -27,6 +27,7 @@ class MatchStage:
     def __init__(self, config: Config) -> None:
         self.config = config
         self.org_domains = config.organization.domains
+        self.max_people = config.matching.max_participants
 
     def process(self, ctx: MessageContext) -> None:
         parsed, analysis = ctx.require_parsed(), ctx.analysis
@@ -60,6 +61,14 @@ class MatchStage:
             if address in seen or address in users or is_internal(address, self.org_domains):
                 continue
             seen.add(address)
+            if len(seen) > self.max_people:
+                # A mass mailing, not a conversation: linking or creating hundreds of people
+                # from one copy is junk, and bounded work per message matters more.
+                decision = Decision(
+                    email=address, outcome=linking.IGNORED, reason="too many participants"
+                )
+                ctx.matches.append(decision)
+                continue
             # A signature is body text: only read when the body may be stored.
             signature = analysis.signature if address == author and level == "full" else None
             decision = resolver.resolve(participant, signature, flags)

@@ -457,3 +457,21 @@ def test_exact_match_compares_domains_in_idna_form(app: App, tmp_path: Path) -> 
 def test_team_mailboxes_are_not_people(app: App, sender: str, created: bool) -> None:
     process(app, inbound(sender))
     assert len(exported(app)["contacts"]) == int(created)
+
+
+def test_a_mass_mailing_matches_only_the_first_people(make_config: ConfigFactory) -> None:
+    """A copy sent to hundreds of people is not a conversation: beyond
+    matching.max_participants the recipients are ignored, neither linked nor created."""
+    app = build_app(make_config(matching={"max_participants": 3}))  # the rep's database
+    try:
+        to = ", ".join(f"Osoba {i} <osoba{i}@firma{i}.pl>" for i in range(6))
+        assert process(app, make_message(to=to)).status == "logged"
+        data = exported(app)
+        [email] = data["emails"]
+        outcomes = [p["match"]["outcome"] for p in email["participants"] if p["role"] == "to"]
+        assert outcomes == ["created"] * 3 + ["ignored"] * 3
+        reasons = {p["match"]["reason"] for p in email["participants"][4:]}
+        assert reasons == {"too many participants"}
+        assert len(data["contacts"]) == 3
+    finally:
+        app.close()
