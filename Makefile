@@ -19,8 +19,8 @@ run: $(STAMP)
 	$(BIN)/bccrm --config $(CONFIG) serve
 
 lint: $(STAMP)
-	$(BIN)/ruff check gateway plugins tests bench
-	$(BIN)/ruff format --check gateway plugins tests bench
+	$(BIN)/ruff check gateway plugins admin_tui tests bench
+	$(BIN)/ruff format --check gateway plugins admin_tui tests bench
 
 typecheck: $(STAMP)
 	$(BIN)/mypy

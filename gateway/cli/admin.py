@@ -1,8 +1,9 @@
-"""``bccrm db``, ``bccrm doctor`` and ``bccrm stats``."""
+"""``bccrm db``, ``bccrm doctor``, ``bccrm stats`` and ``bccrm admin``."""
 
 from __future__ import annotations
 
 import argparse
+from importlib.metadata import entry_points
 from typing import Any
 
 from gateway.cli.common import CliError, add_json_flag, open_app, print_json, subcommand
@@ -24,6 +25,7 @@ def register(commands: Any) -> None:
         "--days", type=float, default=7.0, help="window ending now, in days (default: 7)"
     )
     add_json_flag(stats_parser)
+    subcommand(commands, "admin", "the admin terminal UI (review queue, ...)", admin_tui)
 
 
 def db_upgrade(args: argparse.Namespace, config: Config) -> int:
@@ -84,3 +86,13 @@ def stats(args: argparse.Namespace, config: Config) -> int:
     print(f"  duplicate suggestions  {data['duplicate_suggestions']}")
     print("  linked without help    " + ("-" if share is None else f"{share:.1%}"))
     return 0
+
+
+def admin_tui(args: argparse.Namespace, config: Config) -> int:
+    """Start the terminal UI, found through the ``bccrm.tui`` entry point: gateway itself never
+    imports the UI (it stays headless for servers that do not install it)."""
+    found = [ep for ep in entry_points(group="bccrm.tui") if ep.name == "admin"]
+    if not found:
+        raise CliError("the admin terminal UI is not installed (package admin_tui)")
+    run = found[0].load()
+    return int(run(config))

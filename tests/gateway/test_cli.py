@@ -293,3 +293,25 @@ def test_doctor_says_where_the_privacy_hash_key_is(
     data = cli.json("doctor")
     [check] = [c for c in data["checks"] if c["name"] == "privacy hash key"]
     assert (check["ok"], check["detail"]) == (True, "[privacy] hash_key is set")
+
+
+def test_admin_finds_the_tui_by_entry_point(cli: Cli, monkeypatch: pytest.MonkeyPatch) -> None:
+    """gateway never imports admin_tui: `bccrm admin` loads it through the bccrm.tui entry
+    point, and says so clearly when it is not installed."""
+    from importlib.metadata import entry_points
+
+    [found] = [ep for ep in entry_points(group="bccrm.tui") if ep.name == "admin"]
+    assert found.value == "admin_tui.app:run"
+    monkeypatch.setattr("gateway.cli.admin.entry_points", lambda group: [])
+    code, _, err = cli("admin")
+    assert code == 1 and "admin terminal UI is not installed" in err
+    started: list[object] = []
+
+    class Fake:
+        name = "admin"
+
+        def load(self) -> object:
+            return lambda config: started.append(config) or 0
+
+    monkeypatch.setattr("gateway.cli.admin.entry_points", lambda group: [Fake()])
+    assert cli("admin")[0] == 0 and len(started) == 1
