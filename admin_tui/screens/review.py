@@ -32,9 +32,17 @@ CHOICE_KINDS = frozenset({"same_person", "merge", "which_deal"})
 LIST_LIMIT = 500
 
 
+MAX_SHOWN = 1_000  # characters of any one value: a 1 MB subject must not stall the screen
+
+
 def safe(value: object) -> str:
-    """A payload value as a single printable string ("" for None)."""
-    return "" if value is None else printable(str(value))
+    """A payload value as a single printable string ("" for None), cut to MAX_SHOWN."""
+    if value is None:
+        return ""
+    text = str(value)
+    if len(text) > MAX_SHOWN:
+        text = text[: MAX_SHOWN - 1] + "…"
+    return printable(text)
 
 
 def choices_of(info: ReviewInfo) -> list[str]:

@@ -17,7 +17,7 @@ from textual.widgets import DataTable, Static
 
 from admin_tui.app import AdminApp, run
 from admin_tui.screens.help import HelpScreen
-from admin_tui.screens.review import ReviewScreen
+from admin_tui.screens.review import MAX_SHOWN, ReviewScreen
 from gateway.app import App
 from gateway.crm import Deal, Email, questions
 from gateway.services.review import ReviewService
@@ -367,3 +367,22 @@ def test_run_builds_the_gateway_app_and_runs_as_the_login_actor(
     monkeypatch.setattr("admin_tui.app.login_actor", lambda: "cli:someone")
     assert run(app.config) == 0
     assert seen == [("cli:someone", app.config.database.url)]
+
+
+def test_a_one_megabyte_subject_is_cut_not_rendered_whole(app: App) -> None:
+    email_id = add_email(app, subject="Z" * 1_000_000)
+    ask(
+        app,
+        "new_contact",
+        questions.new_contact_key("big@acme.pl"),
+        {"email": "big@acme.pl", "fields": {"first_name": "Big"}},
+        email_id=email_id,
+    )
+
+    async def scenario(tui: AdminApp, pilot: Pilot[int]) -> None:
+        text = detail_text(tui)
+        assert "Z" * (MAX_SHOWN - 1) + "…" in text
+        assert "Z" * MAX_SHOWN not in text
+        await pilot.press("q")
+
+    drive(app, scenario)
