@@ -12,7 +12,7 @@ from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
-from gateway.cli.common import printable
+from admin_tui.sanitize import clean
 
 
 @dataclass(frozen=True)
@@ -63,15 +63,15 @@ def render_help(keys: list[KeyHelp], screen_title: str) -> Text:
     text.append("Keys", style="bold")
     if screen_title:
         text.append(" — ")
-        text.append(printable(screen_title))
+        text.append(clean(screen_title))
     text.append("\n")
     group = None
     for entry in keys:
         if entry.group != group:
             group = entry.group
             text.append(f"\n{group}\n", style="bold underline")
-        text.append(f"  {printable(entry.key):>14}  ", style="bold cyan")
-        text.append(printable(entry.description))
+        text.append(f"  {clean(entry.key):>14}  ", style="bold cyan")
+        text.append(clean(entry.description))
         text.append("\n")
     text.append("\nescape or ? closes this help", style="dim")
     return text

@@ -1,8 +1,8 @@
 """The review queue: the questions bccrm asked instead of guessing, answered from the keyboard.
 
 Everything the screen shows comes from email (subjects, names, payloads), so every value is
-passed through :func:`gateway.cli.common.printable` and rendered as ``rich.text.Text``: markup,
-terminal escapes and bidi overrides stay inert. Service calls run in thread workers.
+passed through :mod:`admin_tui.sanitize` and rendered as ``rich.text.Text``: markup, terminal
+escapes and bidi overrides stay inert. Service calls run in thread workers.
 """
 
 from __future__ import annotations
@@ -21,8 +21,8 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static
 from textual.worker import get_current_worker
 
+from admin_tui.sanitize import MAX_LINE, clean
 from gateway.app import App as GatewayApp
-from gateway.cli.common import printable
 from gateway.services.review import ReviewDecision, ReviewError, ReviewInfo, ReviewService
 
 log = logging.getLogger("bccrm.admin")
@@ -32,17 +32,12 @@ CHOICE_KINDS = frozenset({"same_person", "merge", "which_deal"})
 LIST_LIMIT = 500
 
 
-MAX_SHOWN = 1_000  # characters of any one value: a 1 MB subject must not stall the screen
+MAX_SHOWN = MAX_LINE  # characters of any one value: a 1 MB subject must not stall the screen
 
 
 def safe(value: object) -> str:
-    """A payload value as a single printable string ("" for None), cut to MAX_SHOWN."""
-    if value is None:
-        return ""
-    text = str(value)
-    if len(text) > MAX_SHOWN:
-        text = text[: MAX_SHOWN - 1] + "…"
-    return printable(text)
+    """A payload value as one inert line ("" for None), cut at MAX_SHOWN characters."""
+    return clean(value, MAX_SHOWN)
 
 
 def choices_of(info: ReviewInfo) -> list[str]:
@@ -253,7 +248,7 @@ class ReviewScreen(Screen[None]):
         self.table.loading = False
         self.busy = False
         severity: SeverityLevel = "warning" if isinstance(exc, ReviewError) else "error"
-        self.notify(printable(str(exc)) or type(exc).__name__, title=what, severity=severity)
+        self.notify(clean(str(exc)) or type(exc).__name__, title=what, severity=severity)
 
     def _render_detail(self) -> None:
         config = self.gateway.config.matching.create_contacts

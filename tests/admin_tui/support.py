@@ -1,0 +1,106 @@
+"""Driving the admin TUI in tests: run it headless with Pilot, wait for its thread workers,
+read back what the terminal would show, and check hostile text stayed inert."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import re
+import unicodedata
+from collections.abc import Awaitable, Callable
+
+from rich.console import Console
+from textual.pilot import Pilot
+
+from admin_tui.app import AdminApp
+from gateway.app import App
+
+ACTOR = "cli:tester"
+SIZE = (120, 36)
+
+Scenario = Callable[[AdminApp, Pilot[int]], Awaitable[None]]
+
+# RELIABILITY.md's TUI list: ANSI/OSC escapes, C1 controls, markup-looking text, bidi overrides,
+# zero-width characters. A 1 MB subject and a 100,000-line body are built by the tests.
+HOSTILE_CASES = {
+    "csi": "\x1b[2J\x1b[31mRED\x1b[0m\x1b[10;10H",
+    "osc52": "\x1b]52;c;cm0gLXJmIH4=\x07clipboard",
+    "osc8": "\x1b]8;;http://evil.example/\x1b\\click\x1b]8;;\x1b\\",
+    "c1": "\x9b31m\x9d0;title\x9c\x85next",
+    "markup": "[bold red]shout[/] [link=http://evil.example]x[/link] [@click=app.quit]q[/]",
+    "bidi": "invoice\u202efdp.exe\u202c \u2066iso\u2069",
+    "zero_width": "pay\u200bpal\u200d\ufeff",
+    "c0": "bell\x07 back\x08space nul\x00 del\x7f",
+}
+HOSTILE = " | ".join(HOSTILE_CASES.values())
+
+# What may reach the terminal after rendering: SGR styling only. Anything else from the
+# content (an OSC, a cursor move, a C1 control, a bidi override) would be the content acting.
+_SGR = re.compile(r"\x1b\[[0-9;:]*m")
+_FORBIDDEN = re.compile(
+    "[\x00-\x09\x0b-\x1f\x7f-\x9f\u061c\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff]"
+)
+
+
+async def settle(pilot: Pilot[int]) -> None:
+    """Let the thread workers finish and their results reach the screen."""
+    for _ in range(5):
+        await pilot.app.workers.wait_for_complete()
+        await pilot.pause()
+    await pilot.app.workers.wait_for_complete()
+    await pilot.pause()
+
+
+def drive(
+    app: App, scenario: Scenario, start: str = "dashboard", size: tuple[int, int] = SIZE
+) -> None:
+    """Run the TUI headless on ``app`` at ``size``, opened on screen ``start``."""
+
+    async def main() -> None:
+        tui = AdminApp(app, ACTOR, start=start)
+        async with tui.run_test(size=size) as pilot:
+            await settle(pilot)
+            await scenario(tui, pilot)
+
+    asyncio.run(main())
+
+
+def render(tui: AdminApp) -> tuple[list[str], str]:
+    """The screen as plain lines and as the bytes a terminal would receive."""
+    width, height = tui.size
+    console = Console(
+        width=width,
+        height=height,
+        file=io.StringIO(),
+        force_terminal=True,
+        color_system="truecolor",
+        record=True,
+        legacy_windows=False,
+        safe_box=False,
+    )
+    console.print(tui.screen._compositor.render_update(full=True))
+    raw = console.export_text(clear=False, styles=True)
+    lines = console.export_text(styles=False).split("\n")
+    if lines and lines[-1] == "":
+        lines.pop()
+    return lines, raw
+
+
+def screen_text(tui: AdminApp) -> str:
+    return "\n".join(render(tui)[0])
+
+
+def assert_inert(tui: AdminApp) -> list[str]:
+    """The screen holds its layout (every line within the width, exactly the terminal's
+    height) and what would be written to the terminal has no escape but SGR styling, no
+    control character and no bidi or zero-width character. Returns the lines."""
+    width, height = tui.size
+    lines, raw = render(tui)
+    assert len(lines) == height, f"{len(lines)} lines on a {height}-line terminal"
+    for number, line in enumerate(lines):
+        cells = sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in line)
+        assert cells <= width, f"line {number} is {cells} cells wide: {line!r}"
+    leftover = _SGR.sub("", raw).replace("\n", "")
+    found = _FORBIDDEN.findall(leftover)
+    assert not found, f"reaches the terminal: {sorted({f'U+{ord(c):04X}' for c in found})}"
+    return lines
