@@ -88,7 +88,8 @@ class AdminApp(App[int]):
         if isinstance(self.screen, HelpScreen):
             self.pop_screen()
             return
-        self.push_screen(HelpScreen(collect_bindings(self), self.screen.title or ""))
+        keys = {s.key: f"section('{s.mode}')" for s in SECTIONS} | {"q": "quit"}
+        self.push_screen(HelpScreen(collect_bindings(self), self.screen.title or "", keys))
 
     def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
         """The palette (ctrl+p) offers every screen next to Textual's own commands."""

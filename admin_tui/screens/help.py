@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from rich.text import Text
+from textual import events
 from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
@@ -78,7 +80,9 @@ def render_help(keys: list[KeyHelp], screen_title: str) -> Text:
 
 
 class HelpScreen(ModalScreen[None]):
-    """A modal list of keys; ``escape`` or ``?`` closes it."""
+    """A modal list of keys; ``escape`` or ``?`` closes it. A modal screen hides the app's
+    bindings, so the keys in ``passthrough`` (key → app action) close the help and run their
+    action: a screen key pressed over the help goes to that screen."""
 
     DEFAULT_CSS = """
     HelpScreen {
@@ -99,10 +103,16 @@ class HelpScreen(ModalScreen[None]):
         Binding("question_mark", "close", "Close", key_display="?", show=False),
     ]
 
-    def __init__(self, keys: list[KeyHelp], screen_title: str = "") -> None:
+    def __init__(
+        self,
+        keys: list[KeyHelp],
+        screen_title: str = "",
+        passthrough: Mapping[str, str] | None = None,
+    ) -> None:
         super().__init__()
         self.keys = keys
         self.screen_title = screen_title
+        self.passthrough = dict(passthrough or {})
 
     def compose(self) -> ComposeResult:
         with VerticalScroll():
@@ -110,3 +120,10 @@ class HelpScreen(ModalScreen[None]):
 
     def action_close(self) -> None:
         self.dismiss()
+
+    async def on_key(self, event: events.Key) -> None:
+        action = self.passthrough.get(event.key)
+        if action is None:
+            return
+        event.stop()
+        await self.app.run_action(action)  # the app's section action closes this help

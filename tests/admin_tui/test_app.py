@@ -75,7 +75,8 @@ def test_question_mark_opens_help_listing_screen_and_app_keys(app: App) -> None:
 def test_a_screen_key_closes_help_and_switches(app: App) -> None:
     async def scenario(tui: AdminApp, pilot: Pilot[int]) -> None:
         await pilot.press("question_mark")
-        await pilot.pause()
+        await settle(pilot)
+        assert isinstance(tui.screen, HelpScreen)
         await pilot.press("r")
         await pilot.pause()
         assert tui.current_mode == "review"
