@@ -3,33 +3,51 @@
 Everything the screen shows comes from email (subjects, names, payloads), so every value is
 passed through :mod:`admin_tui.sanitize` and rendered as ``rich.text.Text``: markup, terminal
 escapes and bidi overrides stay inert. Service calls run in thread workers.
+
+``a``/``x`` decide the highlighted item, ``1``-``9`` pick among its choices, ``i`` opens a form
+to correct the fields the decision sets before deciding (:class:`EditScreen`); "same person?"
+and merge items show both people side by side, the chosen candidate on the right.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from functools import partial
 from typing import Any, ClassVar
 
 from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import VerticalScroll
+from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.notifications import SeverityLevel
-from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Header, Static
+from textual.screen import ModalScreen, Screen
+from textual.widgets import Button, DataTable, Footer, Header, Input, Label, Static
 from textual.worker import get_current_worker
 
 from admin_tui.sanitize import MAX_LINE, clean
 from gateway.app import App as GatewayApp
-from gateway.services.review import ReviewDecision, ReviewError, ReviewInfo, ReviewService
+from gateway.services.review import (
+    APPROVE_SETS,
+    REJECT_SETS,
+    PersonRecord,
+    ReviewDecision,
+    ReviewError,
+    ReviewInfo,
+    ReviewRecords,
+    ReviewService,
+)
 
 log = logging.getLogger("bccrm.admin")
 
 # Kinds whose approval takes a 1-based choice (the service's default is 1 when there is one).
 CHOICE_KINDS = frozenset({"same_person", "merge", "which_deal"})
+# Kinds shown as two people side by side (ReviewService.records).
+SIDE_KINDS = frozenset({"same_person", "merge"})
 LIST_LIMIT = 500
+MAX_LISTED = 10  # addresses or phones of one person shown; the rest are counted
 
 
 MAX_SHOWN = MAX_LINE  # characters of any one value: a 1 MB subject must not stall the screen
@@ -134,6 +152,246 @@ def render_detail(info: ReviewInfo | None, choice: int | None, create_contacts: 
     return text
 
 
+# -- the edit form (key i) ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class EditForm:
+    """What ``i`` edits on one item: the fields its decision accepts, prefilled."""
+
+    item_id: int
+    verb: str  # "approve" or "reject": what saving the form does
+    title: str  # plain, sanitised
+    action: str  # the save button's label
+    fields: tuple[tuple[str, str], ...]  # (field, prefill) in the service's order
+
+
+def prefill(value: object) -> str:
+    """A payload value for an Input: the raw text when showing it is safe, else the
+    sanitised text (markers instead of escapes, cut when huge), so no ESC or bidi override
+    reaches the terminal. What the admin submits is what the Input then holds."""
+    raw = "" if value is None else str(value)
+    shown = safe(raw)
+    return raw if shown == raw else shown
+
+
+def edit_form(info: ReviewInfo, create_contacts: str) -> EditForm | None:
+    """The form for ``info``, or None when its decisions take no corrections: approving
+    takes them (new_contact's fields, field_update's value) or, for same_person, rejecting
+    (the new contact it creates, unless matching.create_contacts is "never")."""
+    kind = info.kind
+    address = safe(info.payload.get("email"))
+    if APPROVE_SETS.get(kind):
+        verb, keys = "approve", APPROVE_SETS[kind]
+    elif REJECT_SETS.get(kind) and create_contacts != "never":
+        verb, keys = "reject", REJECT_SETS[kind]
+    else:
+        return None
+    if kind == "field_update":
+        field = safe(info.payload.get("field"))
+        title, action = f"Approve #{info.id}: set {field} to the value below", "Approve"
+    elif verb == "approve":
+        title, action = f"Approve #{info.id}: create a contact for {address}", "Approve"
+    else:
+        title = f"Not the same person (#{info.id}): create a new contact for {address}"
+        action = "Create contact"
+    values = _form_values(info)
+    fields = tuple((key, prefill(values.get(key))) for key in keys)
+    return EditForm(info.id, verb, title, action, fields)
+
+
+def _form_values(info: ReviewInfo) -> dict[str, object]:
+    """The payload's values by ``sets`` key."""
+    payload = info.payload
+    if info.kind == "field_update":
+        return {"value": payload.get("proposed")}
+    fields = payload.get("fields")
+    if not isinstance(fields, Mapping):
+        return {}
+    values: dict[str, object] = dict(fields)
+    phones = fields.get("phones")
+    if isinstance(phones, Sequence) and not isinstance(phones, str) and phones:
+        values["phone"] = phones[0]
+    return values
+
+
+FORM_HINT = "Only the fields you change are sent. ctrl+s saves, enter moves on, escape cancels."
+
+
+class EditScreen(ModalScreen[dict[str, str] | None]):
+    """One Input per field of ``form``; ctrl+s (or the save button) dismisses with the
+    fields whose value differs from the prefill, escape with None. ``typed`` restores what
+    the admin typed when the service refused it, with ``error`` (sanitised) above."""
+
+    DEFAULT_CSS = """
+    EditScreen {
+        align: center middle;
+    }
+    EditScreen > Vertical {
+        width: 90;
+        max-width: 100%;
+        height: auto;
+        max-height: 90%;
+        border: thick $primary;
+        background: $surface;
+        padding: 0 1;
+    }
+    EditScreen VerticalScroll {
+        height: auto;
+        max-height: 24;
+    }
+    EditScreen #edit-error {
+        color: $error;
+    }
+    EditScreen Horizontal {
+        height: auto;
+        align-horizontal: right;
+    }
+    EditScreen Button {
+        margin: 1 0 0 2;
+    }
+    """
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("ctrl+s", "save", "Save and decide"),
+        Binding("escape", "cancel", "Cancel"),
+    ]
+
+    def __init__(
+        self, form: EditForm, typed: Mapping[str, str] | None = None, error: str = ""
+    ) -> None:
+        super().__init__()
+        self.form = form
+        self.typed = dict(typed or {})
+        self.error = error
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield Static(Text(self.form.title, style="bold"), id="edit-heading")
+            yield Static(Text(FORM_HINT, style="dim"))
+            yield Static(Text(self.error), id="edit-error")
+            with VerticalScroll():
+                for field, value in self.form.fields:
+                    yield Label(Text(field))
+                    yield Input(self.typed.get(field, value), id=f"field-{field}")
+            with Horizontal():
+                yield Button("Cancel (esc)", id="edit-cancel")
+                yield Button(f"{self.form.action} (ctrl+s)", id="edit-save", variant="success")
+
+    def on_mount(self) -> None:
+        self.query_one("#edit-error", Static).display = bool(self.error)
+        self.query(Input).first().focus()
+
+    def input(self, field: str) -> Input:
+        return self.query_one(f"#field-{field}", Input)
+
+    def changed(self) -> dict[str, str]:
+        """The fields the admin changed: only these go to the service."""
+        values = {field: self.input(field).value for field, _ in self.form.fields}
+        return {f: values[f] for f, shown in self.form.fields if values[f] != shown}
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        self.focus_next()  # enter moves on; saving is ctrl+s or the button
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        if event.button.id == "edit-save":
+            self.action_save()
+        else:
+            self.action_cancel()
+
+    def action_save(self) -> None:
+        self.dismiss(self.changed())
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+# -- the side-by-side pane ----------------------------------------------------------------------
+
+Side = tuple[str, PersonRecord | None]
+
+
+def sides_of(records: ReviewRecords, choice: int | None) -> tuple[Side, Side]:
+    """(heading, person) for the left and right column: same_person has the address's person
+    left and the chosen candidate right; merge the contact merged away left, the one kept
+    right (choice 1 keeps the first)."""
+    index = (choice or 1) - 1
+    people = records.candidates
+    picked = people[index] if 0 <= index < len(people) else None
+    if records.kind == "merge":
+        other = people[1 - index] if len(people) == 2 and index in (0, 1) else None
+        return (
+            (f"Merged away: contact {_id(other)}", other),
+            (f"Kept (choice {index + 1}): contact {_id(picked)}", picked),
+        )
+    return (
+        ("This address (proposed)", records.proposed),
+        (f"Choice {index + 1}: contact {_id(picked)}", picked),
+    )
+
+
+def render_person(heading: str, person: PersonRecord | None, other: PersonRecord | None) -> Text:
+    """One column: ``person``'s values (sanitised), green where they match ``other``."""
+    text = Text(no_wrap=False)
+    text.append(f"{heading}\n", style="bold underline")
+    if person is None:
+        text.append("(no such choice)", style="dim")
+        return text
+    if person.status == "missing":
+        text.append("this contact no longer exists", style="dim")
+        return text
+    for label, value, same in _person_rows(person, other):
+        text.append(f"{label:<12}", style="bold")
+        text.append(value or "—", style="green" if same else ("dim" if not value else ""))
+        text.append("\n")
+    text.rstrip()
+    return text
+
+
+def _person_rows(person: PersonRecord, other: PersonRecord | None) -> list[tuple[str, str, bool]]:
+    """(label, shown value, same as ``other``) per line of a column."""
+    o = other or PersonRecord(None, "", "", (), "", "", (), 0, "", "")
+    emails = f"{person.email_count} waiting" if person.contact_id is None else person.email_count
+    basis = safe(person.legal_basis)
+    if basis and person.legal_basis_status:
+        basis += f" ({safe(person.legal_basis_status)})"
+    status = safe(person.status)
+    if person.merged_into_id is not None:
+        status += f" into contact {person.merged_into_id}"
+    return [
+        ("name", safe(person.name), _same(person.name, o.name)),
+        (
+            "addresses",
+            _listed(person.addresses),
+            bool(_fold(person.addresses) & _fold(o.addresses)),
+        ),
+        ("company", safe(person.company), _same(person.company, o.company)),
+        ("title", safe(person.title), _same(person.title, o.title)),
+        ("phones", _listed(person.phones), bool(_fold(person.phones) & _fold(o.phones))),
+        ("emails", str(emails), False),
+        ("legal basis", basis, False),
+        ("status", status, False),
+    ]
+
+
+def _same(a: str, b: str) -> bool:
+    return bool(a) and a.casefold() == b.casefold()
+
+
+def _fold(values: tuple[str, ...]) -> set[str]:
+    return {v.casefold() for v in values}
+
+
+def _listed(values: tuple[str, ...]) -> str:
+    shown = ", ".join(safe(v) for v in values[:MAX_LISTED])
+    extra = len(values) - MAX_LISTED
+    return f"{shown} … (+{extra} more)" if extra > 0 else shown
+
+
+def _id(person: PersonRecord | None) -> str:
+    return "?" if person is None or person.contact_id is None else str(person.contact_id)
+
+
 class ReviewScreen(Screen[None]):
     """Open review items in a table; the highlighted one in detail below."""
 
@@ -144,14 +402,24 @@ class ReviewScreen(Screen[None]):
         min-height: 5;
     }
     ReviewScreen #review-detail-scroll {
-        height: 1fr;
+        height: 2fr;
         border-top: solid $primary;
+        padding: 0 1;
+    }
+    ReviewScreen #review-sides {
+        height: auto;
+    }
+    ReviewScreen #review-sides Static {
+        width: 1fr;
+        height: auto;
+        border: round $primary;
         padding: 0 1;
     }
     """
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("a", "approve", "Approve"),
         Binding("x", "reject", "Reject"),
+        Binding("i", "edit", "Edit"),
         Binding("n,down", "next", "Next"),
         Binding("g", "refresh", "Refresh"),
         *(
@@ -167,6 +435,8 @@ class ReviewScreen(Screen[None]):
         self.items: list[ReviewInfo] = []
         self.choice: int | None = None
         self.busy = False  # a decision is running: further decisions wait for it
+        self.records: dict[int, ReviewRecords] = {}  # side-by-side data by item id
+        self.records_pending: int | None = None  # the item whose records are loading
 
     # -- layout ---------------------------------------------------------------------------------
 
@@ -176,6 +446,9 @@ class ReviewScreen(Screen[None]):
         yield table
         with VerticalScroll(id="review-detail-scroll"):
             yield Static(render_detail(None, None, ""), id="review-detail")
+            with Horizontal(id="review-sides"):
+                yield Static(Text(), id="review-left")
+                yield Static(Text(), id="review-right")
         yield Footer()
 
     def on_mount(self) -> None:
@@ -242,6 +515,7 @@ class ReviewScreen(Screen[None]):
             table.move_cursor(row=target)
         self.sub_title = f"{len(items)} open" + (" (first 500)" if len(items) >= LIST_LIMIT else "")
         self.choice = None
+        self.records.clear()  # a decision may have changed the people: read them again
         self._render_detail()
 
     def _failed(self, what: str, exc: BaseException) -> None:
@@ -253,6 +527,59 @@ class ReviewScreen(Screen[None]):
     def _render_detail(self) -> None:
         config = self.gateway.config.matching.create_contacts
         self.detail.update(render_detail(self.current, self.choice, config))
+        self._render_sides()
+
+    # -- side by side ---------------------------------------------------------------------------
+
+    def _render_sides(self) -> None:
+        info = self.current
+        sides = self.query_one("#review-sides", Horizontal)
+        sides.display = info is not None and info.kind in SIDE_KINDS
+        if info is None or not sides.display:
+            return
+        records = self.records.get(info.id)
+        if records is None:
+            self._set_sides(Text("loading…", style="dim"), Text())
+            if self.records_pending != info.id:
+                self.records_pending = info.id
+                self._load_records(info.id)
+            return
+        (left_title, left), (right_title, right) = sides_of(records, self.choice)
+        self._set_sides(
+            render_person(left_title, left, right), render_person(right_title, right, left)
+        )
+
+    def _set_sides(self, left: Text, right: Text) -> None:
+        self.query_one("#review-left", Static).update(left)
+        self.query_one("#review-right", Static).update(right)
+
+    @work(thread=True, exclusive=True, group="review-records")
+    def _load_records(self, item_id: int) -> None:
+        try:
+            records = self.service.records(item_id)
+        except Exception as exc:
+            if not isinstance(exc, ReviewError):
+                log.exception("loading the records of review item %s failed", item_id)
+            self.app.call_from_thread(self._records_failed, item_id, exc)
+            return
+        if not get_current_worker().is_cancelled:
+            self.app.call_from_thread(self._show_records, records)
+
+    def _show_records(self, records: ReviewRecords) -> None:
+        self.records[records.item_id] = records
+        if self.records_pending == records.item_id:
+            self.records_pending = None
+        current = self.current
+        if current is not None and current.id == records.item_id:
+            self._render_sides()
+
+    def _records_failed(self, item_id: int, exc: BaseException) -> None:
+        if self.records_pending == item_id:
+            self.records_pending = None
+        severity: SeverityLevel = "warning" if isinstance(exc, ReviewError) else "error"
+        what = f"Cannot compare the people of item {item_id}"  # not _failed: a decision may run
+        self.notify(clean(str(exc)) or type(exc).__name__, title=what, severity=severity)
+        self._set_sides(Text("the records could not be loaded", style="dim"), Text())
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
         self.choice = None
@@ -297,25 +624,75 @@ class ReviewScreen(Screen[None]):
         self.busy = True
         self._decide(info.id, "reject", None, self.table.cursor_row)
 
+    def action_edit(self) -> None:
+        info = self.current
+        if info is None or self._is_busy():
+            return
+        form = edit_form(info, self.gateway.config.matching.create_contacts)
+        if form is None:
+            self.notify(f"a {clean(info.kind)} item has no fields to edit", severity="warning")
+            return
+        self._open_form(form)
+
+    def _open_form(
+        self, form: EditForm, typed: Mapping[str, str] | None = None, error: str = ""
+    ) -> None:
+        self.app.push_screen(EditScreen(form, typed, error), partial(self._form_saved, form))
+
+    def _form_saved(self, form: EditForm, sets: dict[str, str] | None) -> None:
+        if sets is None or self._is_busy():  # escape: nothing is decided
+            return
+        self.busy = True
+        self._decide(form.item_id, form.verb, None, self.table.cursor_row, sets=sets, form=form)
+
+    def _form_refused(self, form: EditForm, sets: dict[str, str], exc: ReviewError) -> None:
+        """The service refused the corrections (a bad phone number ...): the form opens
+        again with what was typed and why."""
+        self.busy = False
+        message = clean(str(exc))
+        self.notify(message, title=f"Cannot {form.verb} item {form.item_id}", severity="warning")
+        self._open_form(form, sets, message)
+
     def _is_busy(self) -> bool:
         if self.busy:
             self.notify("a decision is still being saved", severity="warning")
         return self.busy
 
     @work(thread=True, group="review-decide")
-    def _decide(self, item_id: int, verb: str, choice: int | None, row: int) -> None:
+    def _decide(
+        self,
+        item_id: int,
+        verb: str,
+        choice: int | None,
+        row: int,
+        *,
+        sets: dict[str, str] | None = None,
+        form: EditForm | None = None,
+    ) -> None:
         try:
             if verb == "approve":
-                decision = self.service.approve(item_id, choice=choice)
+                decision = self.service.approve(item_id, choice=choice, sets=sets)
             else:
-                decision = self.service.reject(item_id)
+                decision = self.service.reject(item_id, sets=sets)
         except Exception as exc:
+            if form is not None and isinstance(exc, ReviewError) and self._still_open(item_id):
+                self.app.call_from_thread(self._form_refused, form, sets or {}, exc)
+                return
             if not isinstance(exc, ReviewError):
                 log.exception("deciding review item %s failed", item_id)
             self.app.call_from_thread(self._failed, f"Cannot {verb} item {item_id}", exc)
             self.app.call_from_thread(self.load, row)
             return
         self.app.call_from_thread(self._decided, decision, row)
+
+    def _still_open(self, item_id: int) -> bool:
+        """In a worker: whether the item is still open (so a refused form is worth
+        reopening); False when that cannot be read either."""
+        try:
+            return self.service.show(item_id).status == "open"
+        except Exception:
+            log.exception("reading review item %s failed", item_id)
+            return False
 
     def _decided(self, decision: ReviewDecision, row: int) -> None:
         self.busy = False
@@ -359,7 +736,7 @@ def _updated(value: object) -> str:
 def _render_payload(text: Text, info: ReviewInfo) -> None:
     """The kind's own part: proposed fields, a field's diff, a merge's evidence."""
     payload = info.payload
-    if info.kind in ("new_contact", "same_person"):
+    if info.kind == "new_contact":  # same_person's fields are in the side-by-side pane
         fields = payload.get("fields")
         if isinstance(fields, Mapping) and fields:
             text.append("Proposed fields\n", style="bold underline")
@@ -370,16 +747,32 @@ def _render_payload(text: Text, info: ReviewInfo) -> None:
                 _field(text, "  phones", _joined(fields.get("phones")))
             text.append("\n")
     elif info.kind == "field_update":
-        text.append(f"Field {safe(payload.get('field'))}\n", style="bold underline")
-        text.append(f"- {safe(payload.get('current'))}\n", style="red")
-        text.append(f"+ {safe(payload.get('proposed'))}\n", style="green")
-        text.append("\n")
+        _render_diff(text, info)
     elif info.kind == "merge" and payload.get("confidence") is not None:
         _field(text, "confidence", f"{_float(payload.get('confidence')):.2f}")
         reasons = _joined(payload.get("reasons"))
         if reasons:
             _field(text, "reasons", reasons)
         text.append("\n")
+
+
+def _render_diff(text: Text, info: ReviewInfo) -> None:
+    """A field update as a diff (old red, new green), with the contact it is about and the
+    email the new value came from."""
+    payload = info.payload
+    text.append(f"Field {safe(payload.get('field'))}", style="bold underline")
+    if info.contact_id is not None:
+        text.append(f" of {safe(info.contact_name) or '(no name)'} (contact {info.contact_id})")
+    text.append("\n")
+    text.append(f"- {safe(payload.get('current'))}\n", style="red")
+    text.append(f"+ {safe(payload.get('proposed'))}\n", style="green")
+    source = payload.get("email_id")
+    if info.email_id is not None and source in (None, info.email_id):
+        subject = safe(info.email_subject) or "(no subject)"
+        text.append(f"  from email #{info.email_id}: {subject} <{safe(info.email_from)}>\n")
+    elif source is not None:
+        text.append(f"  from email #{safe(source)}\n")
+    text.append("\n")
 
 
 def _render_choices(text: Text, info: ReviewInfo, choice: int | None) -> None:

@@ -16,7 +16,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Select, func, select
-from sqlalchemy.orm import Session, aliased, sessionmaker
+from sqlalchemy.orm import Session, aliased, selectinload, sessionmaker
 
 from gateway.addresses import domain_of
 from gateway.config import Config
@@ -26,6 +26,8 @@ from gateway.crm import (
     ContactPhone,
     Deal,
     Email,
+    EmailAssociation,
+    EmailParticipant,
     ReviewItem,
     linking,
     questions,
@@ -58,6 +60,7 @@ REJECT_SETS: dict[str, tuple[str, ...]] = {
     "which_deal": (),
 }
 MAX_MERGED_HOPS = 20
+MAX_ID = 2**31 - 1
 
 
 class ReviewError(ValueError):
@@ -87,6 +90,37 @@ class ReviewDecision:
     kind: str
     status: str  # approved | rejected
     applied: dict[str, Any]  # what was done: {"contact_id": 7, "emails_linked": [3]} ...
+
+
+@dataclass(frozen=True)
+class PersonRecord:
+    """One side of a comparison: a contact from the database, or the person an item
+    proposes (``contact_id`` None). Plain values, straight from mail: show them sanitised."""
+
+    contact_id: int | None
+    status: str  # the contact's; "proposed" for the item's person, "missing" when deleted since
+    name: str
+    addresses: tuple[str, ...]  # the primary first
+    company: str
+    title: str
+    phones: tuple[str, ...]
+    email_count: int  # emails on the contact's timeline; for "proposed" the ones waiting
+    legal_basis: str  # "" when none
+    legal_basis_status: str  # proposed | confirmed | ""
+    merged_into_id: int | None = None
+
+
+@dataclass(frozen=True)
+class ReviewRecords:
+    """The people a ``same_person``, ``merge`` or ``new_contact`` item is about."""
+
+    item_id: int
+    kind: str
+    # same_person, new_contact: the person the address would be; merge: None.
+    proposed: PersonRecord | None
+    # same_person: the candidates in choice order; merge: (keep, other), so choice N keeps
+    # candidates[N - 1]; new_contact: none.
+    candidates: tuple[PersonRecord, ...]
 
 
 class ReviewService:
@@ -134,6 +168,27 @@ class ReviewService:
             ).tuples()
             found = dict(rows.all())
         return {kind: int(found.get(kind, 0)) for kind in questions.KINDS}
+
+    def records(self, item_id: int) -> ReviewRecords:
+        """The records of a person question side by side: the proposed person (from the
+        payload, with the emails waiting for its address) and the candidate contacts (from
+        the database, by the ids in the payload). Any status; ReviewError for other kinds."""
+        with self.sessions() as session:
+            item = session.get(ReviewItem, item_id)
+            if item is None:
+                raise ReviewError(f"no review item {item_id}")
+            payload = item.payload
+            if item.kind == "merge":
+                ids: list[object] = [payload.get("keep"), payload.get("other")]
+            elif item.kind == "same_person":
+                ids = [c.get("contact_id") for c in _dict_list(payload.get("candidates"))]
+            elif item.kind == "new_contact":
+                ids = []
+            else:
+                raise ReviewError(f"review item {item_id} ({item.kind}) compares no people")
+            proposed = None if item.kind == "merge" else _proposed(session, payload)
+            candidates = tuple(_contact_record(session, _int(i)) for i in ids)
+            return ReviewRecords(item.id, item.kind, proposed, candidates)
 
     @staticmethod
     def _query() -> Select[tuple[ReviewItem, str, str, str, str]]:
@@ -513,12 +568,93 @@ def _live_contact(session: Session, contact_id: int) -> Contact:
     return contact
 
 
+def _proposed(session: Session, payload: Mapping[str, Any]) -> PersonRecord:
+    """The person an item proposes, as its payload describes them."""
+    address = _str(payload.get("email"))
+    fields = payload.get("fields")
+    fields = fields if isinstance(fields, Mapping) else {}
+    name = " ".join(p for p in (_str(fields.get("first_name")), _str(fields.get("last_name"))) if p)
+    phones = fields.get("phones")
+    waiting = session.scalar(
+        select(func.count(func.distinct(EmailParticipant.email_id))).where(
+            EmailParticipant.email == address,
+            EmailParticipant.contact_id.is_(None),
+            EmailParticipant.outcome.in_(linking.WAITING),
+        )
+    )
+    return PersonRecord(
+        contact_id=None,
+        status="proposed",
+        name=name or _str(payload.get("name")),
+        addresses=(address,) if address else (),
+        company=_str(fields.get("company")),
+        title=_str(fields.get("title")),
+        phones=tuple(_str(p) for p in phones) if isinstance(phones, list) else (),
+        email_count=int(waiting or 0),
+        legal_basis="",
+        legal_basis_status="",
+    )
+
+
+def _contact_record(session: Session, contact_id: int | None) -> PersonRecord:
+    """A contact as it is now (merged ones too: the record says into which)."""
+    contact = None
+    if contact_id is not None:
+        contact = session.scalar(
+            select(Contact)
+            .where(Contact.id == contact_id)
+            .options(selectinload(Contact.emails), selectinload(Contact.phones))
+        )
+    if contact is None:
+        return PersonRecord(contact_id, "missing", "", (), "", "", (), 0, "", "")
+    emails = session.scalar(
+        select(func.count())
+        .select_from(EmailAssociation)
+        .where(EmailAssociation.contact_id == contact.id)
+    )
+    return PersonRecord(
+        contact_id=contact.id,
+        status=contact.status,
+        name=contact.name,
+        addresses=tuple(e.email for e in sorted(contact.emails, key=lambda e: not e.is_primary)),
+        company=contact.company.name if contact.company is not None else "",
+        title=contact.title,
+        phones=tuple(p.e164 for p in contact.phones),
+        email_count=int(emails or 0),
+        legal_basis=contact.legal_basis or "",
+        legal_basis_status=contact.legal_basis_status,
+        merged_into_id=contact.merged_into_id,
+    )
+
+
+def _dict_list(value: object) -> list[Mapping[str, Any]]:
+    return [v for v in value if isinstance(v, Mapping)] if isinstance(value, list) else []
+
+
+def _str(value: object) -> str:
+    return "" if value is None else str(value)
+
+
+def _int(value: object) -> int | None:
+    """A contact id from a payload; None when it is not one (ids are 32-bit on PostgreSQL:
+    a larger number would make the query fail instead of finding nothing)."""
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        return None
+    try:
+        number = int(value)
+    except ValueError:
+        return None
+    return number if 0 < number <= MAX_ID else None
+
+
 __all__ = [
     "LIST_STATUSES",
     "STATUSES",
+    "PersonRecord",
     "ReviewDecision",
     "ReviewError",
     "ReviewInfo",
+    "ReviewRecords",
     "ReviewService",
     "summary",
 ]

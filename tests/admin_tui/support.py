@@ -34,9 +34,11 @@ HOSTILE_CASES = {
 }
 HOSTILE = " | ".join(HOSTILE_CASES.values())
 
-# What may reach the terminal after rendering: SGR styling only. Anything else from the
-# content (an OSC, a cursor move, a C1 control, a bidi override) would be the content acting.
+# What may reach the terminal after rendering: line positioning and SGR styling only. Anything
+# else from the content (an OSC, a cursor move, a C1 control, a bidi override) would be the
+# content acting.
 _SGR = re.compile(r"\x1b\[[0-9;:]*m")
+_ROW_START = re.compile(r"\x1b\[(\d+);1H")
 _FORBIDDEN = re.compile(
     "[\x00-\x09\x0b-\x1f\x7f-\x9f\u061c\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff]"
 )
@@ -100,7 +102,11 @@ def assert_inert(tui: AdminApp) -> list[str]:
     for number, line in enumerate(lines):
         cells = sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in line)
         assert cells <= width, f"line {number} is {cells} cells wide: {line!r}"
-    leftover = _SGR.sub("", raw).replace("\n", "")
+    # Textual positions each line with one cursor move, ESC[<row>;1H, rows 1..height in order;
+    # an unsanitised cursor move from the content would break that sequence.
+    rows = _ROW_START.findall(raw)
+    assert rows == [str(row) for row in range(1, height + 1)], f"cursor moves: {rows}"
+    leftover = _SGR.sub("", _ROW_START.sub("", raw)).replace("\n", "")
     found = _FORBIDDEN.findall(leftover)
     assert not found, f"reaches the terminal: {sorted({f'U+{ord(c):04X}' for c in found})}"
     return lines

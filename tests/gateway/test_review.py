@@ -25,7 +25,7 @@ from gateway.crm import (
 )
 from gateway.services.contacts import ContactService
 from gateway.services.export import export_all
-from gateway.services.review import ReviewError, ReviewService
+from gateway.services.review import PersonRecord, ReviewError, ReviewRecords, ReviewService
 from gateway.spool import Envelope
 from tests.conftest import ConfigFactory
 from tests.support import LOG, add_user, bccrm, drain, make_message
@@ -818,3 +818,93 @@ def test_cli_approve_with_set_and_reject(app: App) -> None:
     assert (missing.returncode, missing.stderr) == (1, "bccrm: no review item 999\n")
     nobody = bccrm(config, "review", "reject", "999", "--by", "zenon@example.com")
     assert nobody.returncode == 2
+
+
+# -- records side by side (the admin TUI's comparison pane) ----------------------------------
+
+
+def test_records_of_same_person_show_the_address_and_the_candidate(app: App, anna: int) -> None:
+    """The proposed person comes from the payload with the emails waiting for the address;
+    the candidate is the contact as the database holds it."""
+    email_id, item = same_person_item(app)
+    records = service(app).records(item.id)
+    assert (records.item_id, records.kind) == (item.id, "same_person")
+    assert records.proposed == PersonRecord(
+        contact_id=None, status="proposed", name="Anna Kowalska", addresses=("a.k@gmail.com",),
+        company="ACME Sp. z o.o.", title="Kierownik Zakupów", phones=("+48602999888",),
+        email_count=1, legal_basis="", legal_basis_status="",
+    )  # fmt: skip
+    [candidate] = records.candidates
+    assert candidate == PersonRecord(
+        contact_id=anna, status="active", name="Anna Kowalska",
+        addresses=("anna.kowalska@acme.pl",), company="ACME", title="Kierownik Zakupów",
+        phones=("+48601234567",), email_count=0, legal_basis=candidate.legal_basis,
+        legal_basis_status=candidate.legal_basis_status,
+    )  # fmt: skip
+
+    service(app).approve(item.id)
+    after = service(app).records(item.id)  # decided items can still be compared
+    assert after.proposed is not None and after.proposed.email_count == 0  # nothing waits
+    [linked] = after.candidates
+    assert linked.addresses == ("anna.kowalska@acme.pl", "a.k@gmail.com")
+    assert linked.email_count == 1
+    assert email_of(app, email_id)["contact_ids"] == [anna]
+
+
+@pytest.mark.parametrize("settings", [STRICT], ids=["strict"])
+def test_records_of_a_merge_are_both_contacts_in_choice_order(app: App, anna: int) -> None:
+    _, item = merge_item(app)
+    new = contacts(app)["a.kowalska@acme.pl"]["id"]
+    records = service(app).records(item.id)
+    assert records.proposed is None
+    keep, other = records.candidates
+    assert (keep.contact_id, other.contact_id) == (anna, new)  # choice 1 keeps the first
+    assert (keep.email_count, other.email_count) == (0, 1)
+    assert other.addresses == ("a.kowalska@acme.pl",)
+    assert (other.legal_basis, other.legal_basis_status) == (
+        app.config.privacy.default_legal_basis, "proposed",
+    )  # fmt: skip
+    assert other.company == keep.company == "ACME"
+    service(app).approve(item.id)
+    keep, other = service(app).records(item.id).candidates
+    assert (other.status, other.merged_into_id, other.addresses) == ("merged", anna, ())
+    assert keep.addresses == ("anna.kowalska@acme.pl", "a.kowalska@acme.pl")
+
+
+def test_records_of_contacts_gone_or_ids_that_are_not_ids(app: App, anna: int) -> None:
+    with app.sessions.begin() as session:
+        gone = Contact(first_name="Jan", last_name="Nowak", origin="manual", status="active")
+        session.add(gone)
+        session.flush()
+        gone_id = gone.id
+        payload = {"email": "x@y.pl", "name": "X", "candidates": [
+            {"contact_id": gone_id}, {"contact_id": "7; DROP"}, {"contact_id": 10**12},
+            {"contact_id": anna}, "not a dict",
+        ]}  # fmt: skip
+        item, _ = questions.ask(session, "same_person", "same_person:x@y.pl", payload)
+        merge, _ = questions.ask(session, "merge", "merge:t", {"keep": anna, "other": None})
+        ids = (item.id, merge.id)
+        session.delete(gone)
+    records = service(app).records(ids[0])
+    assert [(c.contact_id, c.status) for c in records.candidates] == [
+        (gone_id, "missing"), (None, "missing"), (None, "missing"), (anna, "active"),
+    ]  # fmt: skip
+    assert records.proposed is not None
+    assert (records.proposed.name, records.proposed.addresses) == ("X", ("x@y.pl",))
+    assert records.proposed.phones == () and records.proposed.email_count == 0
+    merge_records = service(app).records(ids[1])
+    assert [c.status for c in merge_records.candidates] == ["active", "missing"]
+
+
+@pytest.mark.parametrize("settings", [REVIEW], ids=["review"])
+def test_records_of_a_new_contact_and_kinds_without_people(app: App, anna: int) -> None:
+    _, item = new_contact_item(app)
+    records = service(app).records(item.id)
+    assert records == ReviewRecords(item.id, "new_contact", records.proposed, ())
+    assert records.proposed is not None
+    assert (records.proposed.name, records.proposed.email_count) == ("Jan Nowak", 1)
+    field = field_item(app, "Dyrektor Handlowy")
+    with pytest.raises(ReviewError, match=rf"^review item {field.id} \(field_update\) compares"):
+        service(app).records(field.id)
+    with pytest.raises(ReviewError, match=r"^no review item 999$"):
+        service(app).records(999)
