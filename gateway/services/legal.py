@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session, selectinload, sessionmaker
@@ -51,6 +51,22 @@ class CheckInfo:
     resolved_by: str
     # resolve(): the other open checks the same decision resolved (set-basis); else ().
     also_resolved: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True)
+class CheckDetail:
+    """A check with what a person needs to decide it: who sent the email, and the contact's
+    address, basis and subscription as they are now (not as they were when it was opened)."""
+
+    check: CheckInfo
+    email_from: str
+    email_from_name: str
+    email_direction: str
+    contact_email: str  # the primary address; "" when the contact has none
+    legal_basis: str | None
+    legal_basis_status: str  # "" | proposed | confirmed
+    subscription: str  # subscribed | unsubscribed
+    unsubscribed_at: datetime | None
 
 
 @dataclass(frozen=True)
@@ -102,16 +118,21 @@ class LegalBasisService:
 
     def list_checks(self, status: str = "open", limit: int = 500) -> list[CheckInfo]:
         """Checks with ``status`` (``all``: any), oldest first."""
-        if status not in LIST_STATUSES:
-            raise LegalBasisError(f"unknown status {status!r} (one of {', '.join(LIST_STATUSES)})")
-        if limit < 1:
-            raise LegalBasisError("limit must be at least 1")
-        query = _check_query()
-        if status != "all":
-            query = query.where(LegalBasisCheck.status == status)
-        query = query.order_by(LegalBasisCheck.created_at, LegalBasisCheck.id).limit(limit)
+        query = _listing(_check_query(), status, limit)
         with self.sessions() as session:
             return [_check_info(*row) for row in session.execute(query).tuples()]
+
+    def check_details(self, status: str = "open", limit: int = 500) -> list[CheckDetail]:
+        """Like :meth:`list_checks`, each check with its email's sender and its contact's
+        current address, basis and subscription (what the admin screen shows), in one query."""
+        query = (
+            _check_query()
+            .add_columns(Email.from_email, Email.from_name, Email.direction, Contact)
+            .options(selectinload(Contact.emails))
+        )
+        query = _listing(query, status, limit)
+        with self.sessions() as session:
+            return [_check_detail(row) for row in session.execute(query).tuples()]
 
     def show(self, check_id: int) -> CheckInfo:
         with self.sessions() as session:
@@ -386,6 +407,21 @@ def _check_query() -> Select[tuple[LegalBasisCheck, str, datetime | None, str, s
     )
 
 
+Q = TypeVar("Q", bound=Select[Any])
+
+
+def _listing(query: Q, status: str, limit: int) -> Q:
+    """``query`` narrowed to checks with ``status`` (``all``: any), oldest first, at most
+    ``limit``."""
+    if status not in LIST_STATUSES:
+        raise LegalBasisError(f"unknown status {status!r} (one of {', '.join(LIST_STATUSES)})")
+    if limit < 1:
+        raise LegalBasisError("limit must be at least 1")
+    if status != "all":
+        query = query.where(LegalBasisCheck.status == status)
+    return query.order_by(LegalBasisCheck.created_at, LegalBasisCheck.id).limit(limit)
+
+
 def _check_info(
     check: LegalBasisCheck, subject: str, sent_at: datetime | None, first: str, last: str
 ) -> CheckInfo:
@@ -404,6 +440,24 @@ def _check_info(
         created_at=check.created_at,
         resolved_at=check.resolved_at,
         resolved_by=check.resolved_by,
+    )
+
+
+DetailRow = tuple[LegalBasisCheck, str, datetime | None, str, str, str, str, str, Contact]
+
+
+def _check_detail(row: DetailRow) -> CheckDetail:
+    check, subject, sent_at, first, last, from_email, from_name, direction, contact = row
+    return CheckDetail(
+        check=_check_info(check, subject, sent_at, first, last),
+        email_from=from_email,
+        email_from_name=from_name,
+        email_direction=direction,
+        contact_email=_primary_email(contact),
+        legal_basis=contact.legal_basis,
+        legal_basis_status=contact.legal_basis_status,
+        subscription=contact.subscription,
+        unsubscribed_at=contact.unsubscribed_at,
     )
 
 
@@ -458,6 +512,7 @@ __all__ = [
     "ACTIONS",
     "CHECK_STATUSES",
     "LIST_STATUSES",
+    "CheckDetail",
     "CheckInfo",
     "ContactConsent",
     "LegalBasisError",

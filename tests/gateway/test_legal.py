@@ -832,3 +832,55 @@ def test_cli_notices(app: App, cli: Cli) -> None:
 def test_every_basis_is_accepted(app: App, service: LegalBasisService, jan: int) -> None:
     for basis in LEGAL_BASES:
         assert service.set_basis(jan, basis).legal_basis == basis
+
+
+# -- check_details (the admin TUI's list) --------------------------------------------------------
+
+
+def test_check_details_carry_the_sender_and_the_contacts_basis_now(
+    app: App, service: LegalBasisService, jan: int
+) -> None:
+    """Each check comes with its email's sender and its contact's address, basis and
+    subscription as they are now; status and limit work as in list_checks."""
+    ewa = add_contact(
+        app, "ewa@acme.pl", "Ewa", "Nowak", status="confirmed", subscription="unsubscribed",
+        unsubscribed_at=NOW - timedelta(days=3),
+    )  # fmt: skip
+    first = a_check(app, jan, subject="Pierwsza", sent_at=NOW - timedelta(days=2))
+    second = a_check(app, ewa, subject="Druga")
+    details = service.check_details()
+    assert [d.check for d in details] == service.list_checks()
+    jan_detail, ewa_detail = details
+    assert (jan_detail.check.id, ewa_detail.check.id) == (first, second)
+    assert (
+        jan_detail.email_from, jan_detail.email_direction, jan_detail.contact_email,
+        jan_detail.legal_basis, jan_detail.legal_basis_status, jan_detail.subscription,
+    ) == (
+        "anna@example.com", "outbound", "jan@acme.pl",
+        "legitimate_interest_prospect", "proposed", "subscribed",
+    )  # fmt: skip
+    assert (ewa_detail.check.reason, ewa_detail.subscription, ewa_detail.unsubscribed_at) == (
+        "unsubscribed", "unsubscribed", NOW - timedelta(days=3),
+    )  # fmt: skip
+    service.set_basis(jan, "contract")  # the contact as it is now, not when the check opened
+    assert service.check_details()[0].legal_basis_status == "confirmed"
+    service.resolve(first, "acknowledge", note="seen")
+    assert [d.check.id for d in service.check_details()] == [second]
+    assert [d.check.id for d in service.check_details("resolved")] == [first]
+    assert [d.check.id for d in service.check_details("all", limit=1)] == [first]
+    with pytest.raises(LegalBasisError, match="unknown status 'closed'"):
+        service.check_details("closed")
+    with pytest.raises(LegalBasisError, match="limit must be at least 1"):
+        service.check_details(limit=0)
+
+
+def test_check_details_of_a_contact_without_an_address(
+    app: App, service: LegalBasisService, jan: int
+) -> None:
+    """A contact whose addresses are gone is listed with "" as its address."""
+    check = a_check(app, jan)
+    with app.sessions.begin() as session:
+        for address in session.scalars(select(ContactEmail)):
+            session.delete(address)
+    [detail] = service.check_details()
+    assert (detail.check.id, detail.contact_email) == (check, "")
