@@ -23,6 +23,8 @@ class Email(Base):
     __table_args__ = (
         CheckConstraint("direction IN ('outbound', 'inbound', 'internal')", name="direction"),
         CheckConstraint("privacy_level IN ('full', 'metadata', 'anonymous')", name="privacy_level"),
+        # The email log's newest-first keyset pages (migration 0006).
+        Index("ix_emails_received_at_id", "received_at", "id"),
     )
     id: Mapped[intpk]
     dedup_key: Mapped[str] = mapped_column(

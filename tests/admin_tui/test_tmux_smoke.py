@@ -113,11 +113,15 @@ def test_bccrm_admin_renders_the_dashboard_and_the_review_queue(
     tmux.wait_gone("Keys — Review queue")  # an ESC with q right behind it would read as alt+q
     tmux("send-keys", "-t", "admin", "q")
     deadline = time.monotonic() + PATIENCE
-    while time.monotonic() < deadline and "Pane is dead" not in tmux.pane():
+    state = ""
+    while time.monotonic() < deadline:
+        state = tmux("display-message", "-p", "-t", "admin", "#{pane_dead} #{pane_dead_status}")
+        if state.startswith("1"):
+            break
         time.sleep(0.2)
-    final = tmux.pane()
-    assert "Pane is dead" in final, f"bccrm admin did not quit on q:\n{final}"
-    assert "status 0" in final, final
+    assert state.split() == ["1", "0"], (
+        f"bccrm admin did not exit 0 on q ({state!r}):\n{tmux.pane()}"
+    )
 
 
 def _quote(part: str) -> str:
