@@ -30,7 +30,7 @@ from admin_tui.screens.quarantine import QuarantineScreen
 from admin_tui.screens.review import ReviewScreen
 from admin_tui.screens.settings import SettingsScreen
 from gateway.app import App as GatewayApp
-from gateway.cli.common import close_apps, login_actor, open_app
+from gateway.app import login_actor, open_app
 from gateway.config import Config
 
 
@@ -108,5 +108,5 @@ def run(config: Config) -> int:
     try:
         AdminApp(gateway, login_actor()).run()
     finally:
-        close_apps()
+        gateway.close()
     return 0

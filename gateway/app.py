@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import getpass
+import os
 from dataclasses import dataclass
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from gateway.config import Config
-from gateway.crm.db import make_engine, session_factory
+from gateway.crm.db import check_schema, make_engine, session_factory
 from gateway.pipeline import DEFAULT_STAGES, MessageProcessor, Pipeline
 from gateway.spool import Spool
 from gateway.worker import Worker
@@ -45,3 +47,23 @@ def build_app(config: Config) -> App:
         sessions=session_factory(engine),
         spool=Spool(config.spool.path),
     )
+
+
+def open_app(config: Config) -> App:
+    """The app for a command or the admin UI: built, with the schema checked first so a
+    database that needs ``bccrm db upgrade`` fails with that advice, not a SQL error."""
+    app = build_app(config)
+    try:
+        check_schema(app.engine)
+    except Exception:
+        app.close()
+        raise
+    return app
+
+
+def login_actor() -> str:
+    """Who runs a command or the admin UI, for the audit log: ``cli:<login name>``."""
+    try:
+        return f"cli:{getpass.getuser()}"
+    except (OSError, KeyError):  # no login name and no passwd entry (some containers)
+        return f"cli:uid{os.getuid()}"

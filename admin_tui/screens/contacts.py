@@ -37,7 +37,6 @@ from textual.worker import get_current_worker
 from admin_tui.sanitize import clean, plain
 from admin_tui.widgets import ConfirmScreen
 from gateway.app import App as GatewayApp
-from gateway.cli.erasure import ERASE_LINES
 from gateway.config_privacy import LEGAL_BASES
 from gateway.services.contacts import (
     SEARCH_LIMIT,
@@ -45,7 +44,7 @@ from gateway.services.contacts import (
     ContactRow,
     ContactTimeline,
 )
-from gateway.services.erasure import ErasureReport, ErasureService
+from gateway.services.erasure import REPORT_LINES, ErasureReport, ErasureService
 from gateway.services.legal import ContactConsent, LegalBasisService
 
 log = logging.getLogger("bccrm.admin")
@@ -153,7 +152,7 @@ def render_report(row: ContactRow, report: ErasureReport) -> Text:
     text.append(f"{clean(row.name) or '(no name)'} ", style="bold")
     text.append(f"(contact {row.id}, {clean(row.email)}) and everything that names them:\n\n")
     _field(text, "  addresses", str(report.addresses))
-    for label, name in ERASE_LINES:
+    for label, name in REPORT_LINES:
         value = getattr(report, name)
         _field(text, f"  {label}", str(len(value) if isinstance(value, tuple) else value))
     suppression = "added" if report.suppression_added else "already present"

@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import getpass
 import json
-import os
 import sys
 import unicodedata
 from typing import Any
 
 from gateway.addresses import normalize_address
-from gateway.app import App, build_app
+from gateway.app import App, build_app, login_actor
 from gateway.config import Config
 from gateway.crm import repo
 from gateway.crm.db import check_schema
@@ -95,14 +93,6 @@ def printable(text: str, keep: str = "") -> str:
         else REPLACEMENT
         for ch in text
     )
-
-
-def login_actor() -> str:
-    """Who runs the command, for the audit log: ``cli:<login name>``."""
-    try:
-        return f"cli:{getpass.getuser()}"
-    except (OSError, KeyError):  # no login name and no passwd entry (some containers)
-        return f"cli:uid{os.getuid()}"
 
 
 def actor_for(app: App, by: str | None) -> str:

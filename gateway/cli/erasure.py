@@ -8,33 +8,21 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from gateway.addresses import normalize_address
+from gateway.app import login_actor
 from gateway.cli.common import (
     CliError,
     add_json_flag,
-    login_actor,
     open_app,
     print_json,
     printable,
     subcommand,
 )
 from gateway.config import Config
+from gateway.services.erasure import REPORT_LINES as ERASE_LINES
 from gateway.services.erasure import ErasureError, ErasureReport, ErasureService
 from gateway.services.retention import RetentionReport, RetentionService
 
 T = TypeVar("T")
-
-# Report fields as printed: label, then the report attribute.
-ERASE_LINES = (
-    ("contacts erased", "contacts"),
-    ("emails emptied (only outside party)", "emails_emptied"),
-    ("emails redacted (shared)", "emails_redacted"),
-    ("participants removed", "participants_removed"),
-    ("phones removed", "phones_removed"),
-    ("review items removed", "review_items_removed"),
-    ("legal-basis checks removed", "legal_basis_checks_removed"),
-    ("spool files removed", "spool_entries_removed"),
-    ("quarantined messages removed", "quarantine_entries_removed"),
-)
 
 
 def register(commands: Any) -> None:

@@ -13,12 +13,11 @@ from typing import Any, TypeVar
 
 from rich.cells import cell_len, set_cell_size
 
-from gateway.app import App
+from gateway.app import App, login_actor
 from gateway.cli.common import (
     CliError,
     actor_for,
     add_json_flag,
-    login_actor,
     open_app,
     printable,
     subcommand,

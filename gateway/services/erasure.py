@@ -86,6 +86,20 @@ BATCH = 200  # emails loaded at a time
 TEXT_FIELDS = ("subject", "normalized_subject", "body_text", "reply_text", "one_time_basis")
 
 
+# The report's counts in words, in the order people read them (the CLI and the admin TUI).
+REPORT_LINES = (
+    ("contacts erased", "contacts"),
+    ("emails emptied (only outside party)", "emails_emptied"),
+    ("emails redacted (shared)", "emails_redacted"),
+    ("participants removed", "participants_removed"),
+    ("phones removed", "phones_removed"),
+    ("review items removed", "review_items_removed"),
+    ("legal-basis checks removed", "legal_basis_checks_removed"),
+    ("spool files removed", "spool_entries_removed"),
+    ("quarantined messages removed", "quarantine_entries_removed"),
+)
+
+
 class ErasureError(ValueError):
     """The erasure or export cannot be done; the message says why (never the address)."""
 
