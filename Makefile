@@ -32,6 +32,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/smtp_accept.py
 	$(BIN)/python bench/parse.py
 	$(BIN)/python bench/match.py
+	$(BIN)/python bench/email_log.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache
