@@ -11,7 +11,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from gateway.config import Config
 from gateway.crm.db import check_schema, make_engine, session_factory
+from gateway.outbox import Dispatcher
 from gateway.pipeline import DEFAULT_STAGES, MessageProcessor, Pipeline
+from gateway.plugin_host import PluginHost
 from gateway.spool import Spool
 from gateway.worker import Worker
 
@@ -22,9 +24,20 @@ class App:
     engine: Engine
     sessions: sessionmaker[Session]
     spool: Spool
+    _plugins: PluginHost | None = None
+
+    @property
+    def plugins(self) -> PluginHost:
+        """The enabled plugins, loaded and configured on first use (a command that never
+        processes mail never imports them)."""
+        if self._plugins is None:
+            self._plugins = PluginHost(self.config, self.sessions)
+        return self._plugins
 
     def processor(self) -> MessageProcessor:
-        return MessageProcessor(Pipeline.from_names(DEFAULT_STAGES, self.config), self.sessions)
+        return MessageProcessor(
+            Pipeline.from_names(DEFAULT_STAGES, self.config), self.sessions, plugins=self.plugins
+        )
 
     def worker(self) -> Worker:
         return Worker(
@@ -33,6 +46,7 @@ class App:
             self.sessions,
             self.config.worker,
             dns_retry_window=self.config.dkim.retry_window,
+            dispatcher=Dispatcher(self.plugins),
         )
 
     def close(self) -> None:

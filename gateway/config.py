@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 
 from gateway.addresses import normalize_domain
 from gateway.config_matching import MatchingConfig, parse_matching
+from gateway.config_plugins import PluginsConfig, parse_plugins
 from gateway.config_privacy import PrivacyConfig, RetentionConfig, parse_privacy, parse_retention
 from gateway.config_reader import ConfigError, Reader
 from gateway.config_trust import (
@@ -149,6 +150,7 @@ class Config:
     privacy: PrivacyConfig = field(default_factory=PrivacyConfig)
     retention: RetentionConfig = field(default_factory=RetentionConfig)
     team_inboxes: tuple[TeamInbox, ...] = ()
+    plugins: PluginsConfig = field(default_factory=PluginsConfig)
     source: Path | None = None
 
 
@@ -183,6 +185,7 @@ def parse_config(data: Mapping[str, Any], base_dir: Path, source: Path | None = 
     sections = Reader(data, "")
     logging_config = _logging(sections.section("logging"))
     sections.used.add("team_inbox")
+    sections.used.add("plugin")
     config = Config(
         gateway=_gateway(sections.section("gateway")),
         spool=SpoolConfig(path=_path(sections.section("spool"), "path", base_dir)),
@@ -200,6 +203,7 @@ def parse_config(data: Mapping[str, Any], base_dir: Path, source: Path | None = 
         privacy=parse_privacy(sections.section("privacy"), base_dir),
         retention=parse_retention(sections.section("retention")),
         team_inboxes=parse_team_inboxes(data.get("team_inbox", []), logging_config.addresses),
+        plugins=parse_plugins(sections.section("plugins"), data.get("plugin"), base_dir),
         source=source,
     )
     sections.finish()

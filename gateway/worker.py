@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from gateway.config import WorkerConfig
 from gateway.crm import repo
 from gateway.faults import fault_point
+from gateway.outbox import Dispatcher
 from gateway.pipeline import MessageProcessor
 from gateway.spool import Claim, Spool
 from gateway.verify import TemporaryDNSError
@@ -31,6 +32,8 @@ log = logging.getLogger("bccrm.worker")
 MIN_BACKOFF, MAX_BACKOFF = 1.0, 60.0
 
 TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (OperationalError,)
+DISPATCH_INTERVAL = 1.0  # seconds between plugin delivery passes while mail flows
+TICK_INTERVAL = 60.0  # seconds between bccrm_tick calls
 
 
 class Worker:
@@ -41,8 +44,13 @@ class Worker:
         sessions: sessionmaker[Session],
         config: WorkerConfig,
         dns_retry_window: float = 3600.0,
+        *,
+        dispatcher: Dispatcher | None = None,
     ) -> None:
         self.dns_retry_window = dns_retry_window
+        self.dispatcher = dispatcher
+        self._next_dispatch = 0.0
+        self._next_tick = 0.0
         self.spool = spool
         self.processor = processor
         self.sessions = sessions
@@ -76,6 +84,7 @@ class Worker:
         backoff = MIN_BACKOFF
         while not self.stopping.is_set():
             claimed = self.drain_once()
+            self.plugins_pass()
             if self.degraded:
                 # The database is failing: pause instead of claiming entry after entry.
                 self.stopping.wait(backoff)
@@ -84,6 +93,23 @@ class Worker:
                 backoff = MIN_BACKOFF
                 if not claimed:
                     self.stopping.wait(self.config.poll_interval)
+
+    def plugins_pass(self, force: bool = False) -> None:
+        """Deliver due plugin events (at most once a second) and let plugins do time-based
+        work (about once a minute). A failure here is logged and never stops the spool."""
+        if self.dispatcher is None:
+            return
+        now = time.monotonic()
+        try:
+            if force or now >= self._next_dispatch:
+                self._next_dispatch = now + DISPATCH_INTERVAL
+                self.dispatcher.run()
+            if force or now >= self._next_tick:
+                self._next_tick = now + TICK_INTERVAL
+                self.dispatcher.host.tick(self.dispatcher.host.now())
+                self.dispatcher.prune()
+        except Exception as exc:  # the database is down: the outbox keeps, try next pass
+            log.warning("plugin deliveries postponed: %s", type(exc).__name__)
 
     def drain_once(self) -> int:
         """Process every entry that is due now; return how many were claimed."""

@@ -17,6 +17,10 @@ from gateway.app import App, build_app
 from gateway.config import Config, load_config
 from gateway.crm.db import upgrade
 
+# Tests never load whatever plugins happen to be installed (entry points): each test registers
+# the plugins it tests. Set here, before any test runs, so bccrm processes tests start inherit it.
+os.environ["BCCRM_ENTRY_POINTS"] = "off"
+
 PG_ENV = "BCCRM_TEST_DATABASE_URL"
 PG_URL = os.environ.get(PG_ENV, "")
 

@@ -21,6 +21,7 @@ from gateway.cli import (
     legal,
     never_log,
     parse,
+    plugins,
     quarantine,
     review,
     run,
@@ -29,6 +30,7 @@ from gateway.cli.common import CliError, close_apps
 from gateway.config import Config, ConfigError, find_config_path, load_config
 from gateway.crm.db import SchemaOutOfDate
 from gateway.logconf import configure_logging
+from gateway.plugin_host import PluginError
 
 EXIT_FAILED = 1
 EXIT_USAGE = 2
@@ -44,7 +46,20 @@ def build_parser() -> argparse.ArgumentParser:
         help="config file (default: $BCCRM_CONFIG, ./bccrm.toml, /etc/bccrm/bccrm.toml)",
     )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for module in (run, data, deals, review, never_log, legal, erasure, admin, quarantine, parse):
+    modules = (
+        run,
+        data,
+        deals,
+        review,
+        never_log,
+        legal,
+        erasure,
+        admin,
+        quarantine,
+        parse,
+        plugins,
+    )
+    for module in modules:
         module.register(commands)
     return parser
 
@@ -90,6 +105,9 @@ def _run(args: argparse.Namespace, config: Config) -> int:
     except SchemaOutOfDate as exc:
         print(f"bccrm: {exc}", file=sys.stderr)
         return EXIT_FAILED
+    except PluginError as exc:
+        print(f"bccrm: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     except BrokenPipeError:
         # The reader went away (`bccrm export --json | head`): not an error of ours.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())

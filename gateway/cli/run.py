@@ -57,6 +57,7 @@ def worker(args: argparse.Namespace, config: Config) -> int:
         instance.spool.recover()
         while instance.drain_once():
             pass
+        instance.plugins_pass(force=True)
         print(", ".join(f"{n} {k}" for k, n in instance.stats.items() if n) or "nothing to do")
         return 0
     run_forever(instance)

@@ -24,6 +24,7 @@ from gateway.crm.people import (
     User,
     UserAddress,
 )
+from gateway.crm.plugins import PluginDelivery, PluginEvent, Task
 from gateway.crm.privacy import LegalBasisCheck, NeverLog, Setting, Suppression
 
 __all__ = [
@@ -44,9 +45,12 @@ __all__ = [
     "EmailParticipant",
     "LegalBasisCheck",
     "NeverLog",
+    "PluginDelivery",
+    "PluginEvent",
     "ReviewItem",
     "Setting",
     "Suppression",
+    "Task",
     "Ticket",
     "TicketContact",
     "User",

@@ -43,6 +43,10 @@ class Company(Base):
     id: Mapped[intpk]
     name: Mapped[name_str]
     origin: Mapped[str] = mapped_column(String(20), comment="gateway, import or manual")
+    # Filled by enrichment plugins (bccrm_enrich_contact) or by hand; "" when unknown.
+    industry: Mapped[str] = mapped_column(String(100), default="")
+    size: Mapped[str] = mapped_column(String(40), default="", comment="e.g. 11-50")
+    country: Mapped[str] = mapped_column(String(2), default="", comment="ISO 3166-1 alpha-2")
     created_at: Mapped[timestamp]
     domains: Mapped[list[CompanyDomain]] = relationship(
         back_populates="company", cascade="all, delete-orphan", order_by="CompanyDomain.id"

@@ -14,6 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from gateway.crm import Company, Contact, ContactPhone, linking, questions, repo
+from gateway.events import emit_contact_created
 from gateway.matching.directory import Directory
 from gateway.matching.names import fold, name_similarity
 from gateway.matching.resolve import NewContact
@@ -56,6 +57,7 @@ def create_contact(
     details = {"entry": entry} if entry else {}
     repo.audit(session, actor, "contact.created", "contact", contact.id, origin=origin, **details)
     suggest_merge(session, contact, free_mail, known_different)
+    emit_contact_created(session, contact)
     return contact
 
 

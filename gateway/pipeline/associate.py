@@ -35,6 +35,7 @@ from gateway.crm import (
     repo,
     utcnow,
 )
+from gateway.events import emit_email_logged
 from gateway.parsing.classify import normalized_subject
 from gateway.pipeline.context import MessageContext
 from gateway.privacy.legal import open_checks
@@ -65,6 +66,9 @@ class AssociateStage:
         # Last, when the contacts and the tickets (transactional mail) are known.
         for check in open_checks(session, email, self.privacy):
             ctx.note(self.name, f"legal-basis check {check.id}: {check.reason}")
+        if ctx.outcome == "logged":  # a new email, not another copy of one
+            inbox = self._inbox(ctx)
+            emit_email_logged(session, email, inbox.address if inbox else "")
 
     def _inbox(self, ctx: MessageContext) -> TeamInbox | None:
         for rcpt in ctx.envelope.rcpt_tos:

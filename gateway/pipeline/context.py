@@ -13,6 +13,7 @@ from gateway.spool import Envelope
 
 if TYPE_CHECKING:
     from gateway.matching.resolve import Decision
+    from gateway.plugin_host import PluginHost
     from gateway.privacy.rules import Verdict
 
 OUTCOMES = ("logged", "duplicate", "dropped")
@@ -53,6 +54,8 @@ class MessageContext:
     email_id: int | None = None
     outcome: str | None = None
     notes: list[tuple[str, str]] = field(default_factory=list)
+    # The enabled plugins (their in-pipeline hooks); None when none are loaded.
+    plugins: PluginHost | None = None
 
     def note(self, stage: str, text: str) -> None:
         """Record a decision so "why was this logged like that?" has an answer."""

@@ -8,7 +8,7 @@ from gateway.addresses import normalize_address
 from gateway.config import Config
 from gateway.crm import repo
 from gateway.pipeline.context import MessageContext
-from gateway.privacy.rules import RULE_TYPES, RULES, Facts, Verdict, external_addresses
+from gateway.privacy.rules import RULE_TYPES, RULES, Facts, Rule, Verdict, external_addresses
 
 
 class PrivacyStage:
@@ -39,7 +39,7 @@ class PrivacyStage:
             route_level=self._route_level(ctx),
         )
         verdict = Verdict()
-        for rule in self.rules:
+        for rule in self._rules(ctx):
             rule.check(facts, verdict)
         ctx.privacy = verdict
         if verdict.excluded:
@@ -53,6 +53,14 @@ class PrivacyStage:
                 reason=f"privacy: {verdict.reason}",
                 rules=[r["rule"] for r in verdict.rules if r["hit"]],
             )  # fmt: skip
+
+    def _rules(self, ctx: MessageContext) -> list[Rule]:
+        """The built-in rules with the plugins' rules before the last one (``nothing_left``
+        must see what every other rule excluded)."""
+        extra = ctx.plugins.privacy_rules() if ctx.plugins is not None else []
+        if not extra:
+            return self.rules
+        return [*self.rules[:-1], *extra, self.rules[-1]]
 
     def _route_level(self, ctx: MessageContext) -> str:
         for rcpt in ctx.envelope.rcpt_tos:

@@ -13,6 +13,7 @@ from gateway.config import Config
 from gateway.crm import repo
 from gateway.faults import fault_point
 from gateway.pipeline.context import HoldMessage, MessageContext, Stage
+from gateway.plugin_host import PluginHost
 from gateway.spool import Envelope
 
 log = logging.getLogger("bccrm.pipeline")
@@ -48,6 +49,8 @@ class Pipeline:
             stage.process(ctx)
             if ctx.outcome == "dropped":
                 return
+            if stage.name == "parse" and ctx.plugins is not None:
+                ctx.plugins.message_parsed(ctx)
 
 
 class MessageProcessor:
@@ -55,11 +58,16 @@ class MessageProcessor:
     a unique-constraint race (two copies of the same mail, a contact created at once)."""
 
     def __init__(
-        self, pipeline: Pipeline, sessions: sessionmaker[Session], race_retries: int = 3
+        self,
+        pipeline: Pipeline,
+        sessions: sessionmaker[Session],
+        race_retries: int = 3,
+        plugins: PluginHost | None = None,
     ) -> None:
         self.pipeline = pipeline
         self.sessions = sessions
         self.race_retries = race_retries
+        self.plugins = plugins
 
     def process(
         self, entry_id: str, raw: bytes, envelope: Envelope, dry_run: bool = False
@@ -75,7 +83,13 @@ class MessageProcessor:
 
     def _once(self, entry_id: str, raw: bytes, envelope: Envelope, dry_run: bool) -> Outcome:
         with self.sessions() as session:
-            ctx = MessageContext(entry_id=entry_id, raw=raw, envelope=envelope, session=session)
+            ctx = MessageContext(
+                entry_id=entry_id,
+                raw=raw,
+                envelope=envelope,
+                session=session,
+                plugins=self.plugins,
+            )
             session.begin()
             try:
                 self.pipeline.run(ctx)

@@ -19,6 +19,8 @@ from sqlalchemy.orm import Session
 
 from gateway.config_privacy import PrivacyConfig
 from gateway.crm import Contact, Email, EmailAssociation, LegalBasisCheck, repo
+from gateway.hooks import LegalBasisFlagged
+from gateway.outbox import emit
 
 WORKER = "worker"
 # Why a check was opened.
@@ -98,6 +100,7 @@ def open_checks(session: Session, email: Email, config: PrivacyConfig) -> list[L
             contact=contact_id,
             reason=reason,
         )
+        emit(session, LegalBasisFlagged(check.id, email.id, contact_id, reason))
         opened.append(check)
     return opened
 

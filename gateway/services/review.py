@@ -35,8 +35,10 @@ from gateway.crm import (
     utcnow,
 )
 from gateway.crm.merge import MergeError, merge_contacts
+from gateway.hooks import ReviewDecided
 from gateway.matching import records
 from gateway.matching.resolve import NewContact
+from gateway.outbox import emit
 from gateway.parsing.phones import to_e164
 from gateway.pipeline.associate import link_deals
 
@@ -276,6 +278,18 @@ class ReviewService:
         if choice is not None:
             details["choice"] = choice
         repo.audit(session, self.actor, action, "review", item.id, **details)
+        emit(
+            session,
+            ReviewDecided(
+                item_id=item.id,
+                item_kind=item.kind,
+                status=status,
+                decided_by=item.decided_by,
+                email_id=item.email_id,
+                contact_id=item.contact_id,
+                applied=_ids_only(applied),
+            ),
+        )
         return ReviewDecision(id=item.id, kind=item.kind, status=status, applied=applied)
 
     # -- per kind -------------------------------------------------------------------------------
@@ -666,3 +680,15 @@ def _associate_deals(session: Session, email_ids: list[int]) -> None:
     for email_id in email_ids:
         email = session.get_one(Email, email_id)
         link_deals(session, email, (email.tokens or {}).get("deal"))
+
+
+def _ids_only(applied: Mapping[str, Any]) -> dict[str, Any]:
+    """What a decision changed, as events carry it: ids, flags and field names, no values
+    a person typed (those may be personal data the plugin has no need for)."""
+    kept: dict[str, Any] = {}
+    for key, value in applied.items():
+        if isinstance(value, bool | int) or key.endswith(("_id", "_ids")):
+            kept[key] = value
+        elif isinstance(value, list | tuple) and all(isinstance(v, int) for v in value):
+            kept[key] = list(value)
+    return kept
