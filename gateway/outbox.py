@@ -82,8 +82,9 @@ class Dispatcher:
         stats = DispatchStats()
         self.fan_out(stats, limit)
         deadline = time.monotonic() + budget
+        tried: set[int] = set()  # a delivery is tried at most once per pass
         while stats.delivered + stats.retried + stats.failed < limit:
-            if time.monotonic() > deadline or not self._deliver_one(stats):
+            if time.monotonic() > deadline or not self._deliver_one(stats, tried):
                 break
         return stats
 
@@ -159,14 +160,15 @@ class Dispatcher:
 
     # -- deliver ----------------------------------------------------------------------------
 
-    def _deliver_one(self, stats: DispatchStats) -> bool:
+    def _deliver_one(self, stats: DispatchStats, tried: set[int]) -> bool:
         """Claim and deliver the oldest due delivery whose email has nothing earlier waiting on
-        the same channel; False when there is none."""
+        the same channel and that this pass has not tried; False when there is none."""
         now = self.host.now()
-        claimed = self._claim(now)
+        claimed = self._claim(now, tried)
         if claimed is None:
             return False
         delivery_id, name, channel, kind, payload, event_id, attempts = claimed
+        tried.add(delivery_id)
         impls = [impl for n, impl in self.host.implementations(EVENT_HOOKS[kind]) if n == name]
         outcome, error, after = "done", "", None
         if not impls:
@@ -193,7 +195,9 @@ class Dispatcher:
         )
         return True
 
-    def _claim(self, now: datetime) -> tuple[int, str, str, str, dict[str, Any], int, int] | None:
+    def _claim(
+        self, now: datetime, tried: set[int]
+    ) -> tuple[int, str, str, str, dict[str, Any], int, int] | None:
         with self.sessions.begin() as session:
             session.execute(
                 update(PluginDelivery)
@@ -213,6 +217,7 @@ class Dispatcher:
                 .where(
                     PluginDelivery.status == "pending",
                     PluginDelivery.next_attempt_at <= now,
+                    PluginDelivery.id.not_in(tried),
                     ~and_(PluginDelivery.email_id.is_not(None), blocked),
                 )
                 .order_by(PluginDelivery.id)
@@ -240,7 +245,7 @@ class Dispatcher:
                     .join(PluginEvent, PluginEvent.id == PluginDelivery.event_id)
                     .where(PluginDelivery.id == delivery_id)
                 ).one()
-                return (delivery_id, *row.tuple())
+                return (delivery_id, *tuple(row))
         return None
 
     def _finish(

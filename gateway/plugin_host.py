@@ -102,7 +102,8 @@ class PluginHost:
         try:
             self.pm.check_pending()
         except pluggy.PluginValidationError as exc:
-            raise PluginError(f"plugin {exc.plugin!r}: {exc}") from None
+            name = self.pm.get_name(exc.plugin) or "?"
+            raise PluginError(f"plugin {name!r}: {exc}".replace(repr(exc.plugin), name)) from None
         for name in list(self._installed):
             if not config.plugins.is_enabled(name):
                 self.pm.unregister(name=name)

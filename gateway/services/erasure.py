@@ -60,6 +60,7 @@ from gateway.crm import (
     EmailAssociation,
     EmailParticipant,
     LegalBasisCheck,
+    PluginEvent,
     ReviewItem,
     Suppression,
     Ticket,
@@ -334,6 +335,7 @@ class ErasureService:
         )
         _delete_ids(session, ReviewItem, review_items)
         _delete_ids(session, LegalBasisCheck, checks)
+        _delete_ids(session, PluginEvent, _plugin_events(session, person, involved))
         phones_removed = self._erase_contacts(session, contacts)
         suppression_added = False
         for address in sorted(person.addresses):
@@ -765,6 +767,21 @@ def text_forms(address: str) -> set[str]:
     return forms
 
 
+def _plugin_events(session: Session, person: _Person, involved: set[int]) -> list[int]:
+    """Plugin events copy names, addresses and text: those about the person go, delivered or
+    not, so no plugin receives them after the erasure."""
+    events = set(
+        session.scalars(
+            select(PluginEvent.id).where(PluginEvent.contact_id.in_(person.contact_ids))
+        )
+    )
+    for chunk in _chunks(sorted(involved), BATCH):
+        events.update(
+            session.scalars(select(PluginEvent.id).where(PluginEvent.email_id.in_(chunk)))
+        )
+    return sorted(events)
+
+
 def _like(text: str) -> str:
     escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     return f"%{escaped}%"
@@ -806,7 +823,9 @@ def _names_contact(payload: Any, contact_ids: set[int]) -> bool:
 
 
 def _delete_ids(
-    session: Session, table: type[ReviewItem] | type[LegalBasisCheck], ids: list[int]
+    session: Session,
+    table: type[ReviewItem] | type[LegalBasisCheck] | type[PluginEvent],
+    ids: list[int],
 ) -> None:
     for chunk in _chunks(ids, BATCH):
         session.execute(

@@ -31,9 +31,10 @@ def test_example_config_is_valid_and_documents_every_option() -> None:
         "retention",
         "logging",
         "diagnostics",
+        "plugins",
     ):
         fields = getattr(config, section).__dataclass_fields__
-        for key in fields:
+        for key in set(fields) - {"settings", "base_dir"}:  # [plugin.*] tables, not keys
             assert f"{key} =" in text, f"[{section}] {key} is not in bccrm.example.toml"
 
 
