@@ -142,12 +142,19 @@ class Dispatcher:
             company_name=company.name if company else "",
             phones=tuple(ref.get("phones", ())),
         )
-        evidence = Evidence(domain=str(data.get("domain", "")), email_id=data.get("email_id"))
+        domain = str(data.get("domain", ""))
+        if domain in self.host.config.organization.free_mail_domains:
+            domain = ""  # gmail.com says nothing about anyone's employer
+        evidence = Evidence(domain=domain, email_id=data.get("email_id"))
+        # A company bccrm named after its domain has no real name yet: enrichment may give one.
+        placeholders = {d.domain for d in company.domains} if company is not None else set()
         applied = []
         for key, value in self.host.enrich(draft, evidence).items():
             target, _, attribute = key.rpartition(".")
             record: Any = company if target == "company" else contact
-            if record is None or getattr(record, attribute, None) != "":
+            current = getattr(record, attribute, None) if record is not None else None
+            empty = current == "" or (key == "company.name" and current in placeholders)
+            if record is None or not empty:
                 continue
             column = type(record).__table__.columns[attribute]
             setattr(record, attribute, value[: column.type.length or None])

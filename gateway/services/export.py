@@ -179,6 +179,9 @@ def export_all(sessions: sessionmaker[Session]) -> dict[str, Any]:
                     "name": c.name,
                     "origin": c.origin,
                     "domains": [d.domain for d in c.domains],
+                    "industry": c.industry,
+                    "size": c.size,
+                    "country": c.country,
                 }
                 for c in session.scalars(
                     select(Company).order_by(Company.id).options(selectinload(Company.domains))
