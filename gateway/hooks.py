@@ -55,6 +55,16 @@ class RetryLater(Exception):
         self.after = after
 
 
+class DeliveryFailed(Exception):
+    """Raised by an after-commit hook: the delivery cannot succeed as things are (an endpoint
+    answered 410, a token was refused). ``reason`` is kept in the delivery log — short, with no
+    message content; any other exception is logged by its class name only."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
 # -- events: plain data, JSON-serialisable, delivered after the commit --------------------------
 
 

@@ -29,6 +29,7 @@ from gateway.crm import (
 from gateway.hooks import (
     EVENT_HOOKS,
     ContactDraft,
+    DeliveryFailed,
     Event,
     Evidence,
     RetryLater,
@@ -188,6 +189,8 @@ class Dispatcher:
                 )
             except RetryLater as retry:
                 outcome, error, after = "retry", retry.reason[:300], retry.after
+            except DeliveryFailed as failed:
+                outcome, error = "failed", failed.reason[:300]
             except Exception as exc:
                 outcome, error = "failed", type(exc).__name__
                 log.debug("delivery %s to %s failed", delivery_id, name, exc_info=True)
