@@ -1,5 +1,6 @@
-"""Contacts: search as you type, a contact's timeline (card, emails, deals, tickets), its legal
-basis and subscription, and erasure (GDPR/RODO Art. 17) after a dry run shows what goes.
+"""Contacts: search as you type, a contact's timeline (card, follow-up tasks, emails, deals,
+tickets), its legal basis and subscription, and erasure (GDPR/RODO Art. 17) after a dry run
+shows what goes.
 
 Names, subjects, addresses and reasons come from email: every value passes through
 :mod:`admin_tui.sanitize` and is shown as ``rich.text.Text``. Database work runs in thread
@@ -46,6 +47,7 @@ from gateway.services.contacts import (
 )
 from gateway.services.erasure import REPORT_LINES, ErasureReport, ErasureService
 from gateway.services.legal import ContactConsent, LegalBasisService
+from gateway.services.tasks import TaskInfo
 
 log = logging.getLogger("bccrm.admin")
 
@@ -114,9 +116,28 @@ def _subject(subject: str, chars: int) -> str:
     return f"{shown}… (+{chars - len(subject):,} chars)" if chars > len(subject) else shown
 
 
+def render_tasks(text: Text, tasks: tuple[TaskInfo, ...]) -> None:
+    """The contact's tasks: open ones first (soonest due first), closed ones dimmed."""
+    still_open = sum(task.status == "open" for task in tasks)
+    text.append(f"\nTasks ({still_open} open of {len(tasks)})\n", style="bold underline")
+    for task in tasks:
+        is_open = task.status == "open"
+        text.append(f"#{task.id} ", style="" if is_open else "dim")
+        text.append(clean(task.title) or "(no title)", style="bold" if is_open else "dim")
+        if is_open:
+            when = f"due {_when(task.due_at)}" if task.due_at else "no due date"
+        else:
+            when = f"{clean(task.status)} {_when(task.done_at)}".rstrip()
+        owner = clean(task.owner_email) or "no owner"
+        text.append(f"  {'open, ' if is_open else ''}{when}, {owner}\n", style="dim")
+
+
 def render_timeline(timeline: ContactTimeline) -> Text:
-    """The card, then the emails (newest first), deals and tickets, as plain text."""
+    """The card, then the tasks (when there are any), the emails (newest first), deals and
+    tickets, as plain text."""
     text = render_card(timeline)
+    if timeline.tasks:
+        render_tasks(text, timeline.tasks)
     shown = len(timeline.emails)
     count = (
         f"{shown}"

@@ -37,6 +37,8 @@ def create_contact(
     company_by_name: bool = False,
     entry: str | None = None,
     known_different: Collection[int] = (),
+    email_id: int | None = None,
+    team_inbox: str = "",
 ) -> Contact:
     """Create the contact ``new`` describes, with its company (by domain; by name only when a
     person typed it) and phones, then look for a duplicate of it among the contacts except
@@ -57,7 +59,7 @@ def create_contact(
     details = {"entry": entry} if entry else {}
     repo.audit(session, actor, "contact.created", "contact", contact.id, origin=origin, **details)
     suggest_merge(session, contact, free_mail, known_different)
-    emit_contact_created(session, contact)
+    emit_contact_created(session, contact, email_id, team_inbox)
     return contact
 
 

@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from gateway.addresses import normalize_address
 from gateway.config import Config
 from gateway.crm import (
     Contact,
@@ -37,6 +38,14 @@ class LogStage:
     def __init__(self, config: Config) -> None:
         self.free_mail = frozenset(config.organization.free_mail_domains)
         self.privacy = config.privacy
+        self.inboxes = {inbox.route: inbox.address for inbox in config.team_inboxes}
+
+    def _inbox(self, ctx: MessageContext) -> str:
+        """The team inbox the copy came through ("" for a rep's own copy)."""
+        for rcpt in ctx.envelope.rcpt_tos:
+            if (address := self.inboxes.get(normalize_address(rcpt) or "")) is not None:
+                return address
+        return ""
 
     def process(self, ctx: MessageContext) -> None:
         if ctx.duplicate_of is not None:
@@ -100,6 +109,8 @@ class LogStage:
                 actor="worker",
                 free_mail=self.free_mail,
                 entry=ctx.entry_id,
+                email_id=email_id,
+                team_inbox=self._inbox(ctx),
             )
             # A person bccrm put in the CRM: the default basis, proposed; Art. 14 notice due.
             propose_basis(contact, self.privacy, utcnow())

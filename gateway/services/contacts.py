@@ -1,4 +1,5 @@
-"""Contacts: CSV import and listing; the directory (search, a contact's timeline)."""
+"""Contacts: CSV import and listing; the directory (search, a contact's timeline with its
+emails, deals, tickets and follow-up tasks)."""
 
 from __future__ import annotations
 
@@ -38,6 +39,7 @@ from gateway.crm import (
     Email,
     EmailAssociation,
     EmailParticipant,
+    Task,
     Ticket,
     TicketContact,
     repo,
@@ -46,6 +48,7 @@ from gateway.matching import records
 from gateway.matching.names import fold
 from gateway.parsing.people import is_internal
 from gateway.parsing.phones import to_e164
+from gateway.services.tasks import TaskInfo, task_infos
 
 IMPORT_COLUMNS = ("email", "first_name", "last_name", "title", "company", "phone", "other_emails")
 
@@ -383,6 +386,8 @@ class ContactTimeline:
     email_total: int
     deals: tuple[TimelineDeal, ...]  # most recently updated first
     tickets: tuple[TimelineTicket, ...]  # newest first
+    # Open ones first, soonest due first; then done and cancelled ones, newest first.
+    tasks: tuple[TaskInfo, ...] = ()
 
 
 class ContactDirectory:
@@ -453,7 +458,7 @@ class ContactDirectory:
 
     def timeline(self, contact_id: int, limit: int = TIMELINE_LIMIT) -> ContactTimeline:
         """The contact's card, its emails (newest first, at most ``limit``, with the total),
-        its deals (its own and its company's) and its tickets."""
+        its deals (its own and its company's), its tickets and its tasks."""
         with self.sessions() as session:
             contact = session.scalar(
                 select(Contact)
@@ -474,6 +479,7 @@ class ContactDirectory:
                 email_total=total,
                 deals=tuple(_deals(session, contact, limit)),
                 tickets=tuple(_tickets(session, contact_id, limit)),
+                tasks=tuple(task_infos(session, [Task.contact_id == contact_id], limit)),
             )
 
 

@@ -5,6 +5,7 @@ keyboard are checked through LegalBasisService, ContactDirectory and ErasureServ
 from __future__ import annotations
 
 import threading
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -21,6 +22,7 @@ from gateway.crm import Company, Contact
 from gateway.services.contacts import ContactDirectory
 from gateway.services.erasure import ErasureReport, ErasureService
 from gateway.services.legal import LegalBasisService
+from gateway.services.tasks import NewTask, TaskService, add_task
 from tests.admin_tui import support
 from tests.admin_tui.support import ACTOR, HOSTILE, drive, settle
 from tests.gateway.test_contact_directory import (
@@ -120,6 +122,53 @@ def test_enter_shows_the_timeline_with_emails_deals_and_tickets(app: App) -> Non
         assert "Deals (1)" in text and f"#{ids['deal']} Wdrożenie CRM" in text
         assert "Tickets (1)" in text and f"#{ids['ticket']} Reklamacja dostawy" in text
         assert "legal basis: none" in text
+
+    drive(app, scenario, start="contacts")
+
+
+def test_the_timeline_shows_the_contacts_tasks_open_first(app: App) -> None:
+    """Tasks made by the tasks plugin (seeded through the service) head the timeline: open
+    ones with their due date and owner, closed ones after them; a hostile title stays inert."""
+    ids = seed(app)
+    anna = add_user(app, "anna@example.com", "Anna Nowak")
+    due = datetime(2026, 11, 3, 10, 0, tzinfo=UTC)
+    with app.sessions.begin() as session:
+        follow_up = add_task(
+            session,
+            NewTask(key="buying_signal:1", title=f"Follow up: {HOSTILE}", rule="buying_signal",
+                    due_at=due, contact_id=ids["lukasz"]),
+            "plugin:tasks",
+            lambda _session: anna,
+        )  # fmt: skip
+        closed = add_task(
+            session,
+            NewTask(key="new_contact:1", title="New contact: Łukasz Żółw", rule="new_contact",
+                    contact_id=ids["lukasz"]),
+            "plugin:tasks",
+        )  # fmt: skip
+        add_task(
+            session, NewTask(key="x", title="Jan's task", rule="r", contact_id=ids["jan"]), "t"
+        )
+        assert follow_up is not None and closed is not None
+        follow_up_id, closed_id = follow_up.id, closed.id
+    TaskService(app.sessions).done(closed_id)
+
+    async def scenario(tui: AdminApp, pilot: Pilot[int]) -> None:
+        await search(pilot, "Żółw")
+        await pilot.press("enter")
+        await settle(pilot)
+        text = detail(tui)
+        assert "Tasks (1 open of 2)" in text
+        head, _, rest = text.partition("Tasks (1 open of 2)")
+        assert "Emails (1)" in rest and "Emails" not in head  # the tasks come first
+        first, second = rest.strip().splitlines()[:2]
+        assert first.startswith(f"#{follow_up_id} Follow up: ")
+        assert first.endswith("open, due 2026-11-03 10:00, anna@example.com")
+        assert second.startswith(f"#{closed_id} New contact: Łukasz Żółw  done 20")
+        assert second.endswith(", no owner")
+        assert "Jan's task" not in text
+        assert "\x1b" not in text and "␛[2J" in text and "⟨U+202E⟩" in text
+        support.assert_inert(tui)
 
     drive(app, scenario, start="contacts")
 
