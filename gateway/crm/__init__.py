@@ -1,6 +1,7 @@
 """The CRM store: SQLAlchemy 2.0 models, Alembic migrations and the engine."""
 
 from gateway.crm.base import Base, utcnow
+from gateway.crm.hubspot import HubSpotLink as HubSpotLink  # plugins/hubspot.py
 from gateway.crm.mail import (
     AuditEntry,
     Email,
