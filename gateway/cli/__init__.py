@@ -25,6 +25,8 @@ from gateway.cli import (
     quarantine,
     review,
     run,
+    tasks,
+    webhooks,
 )
 from gateway.cli.common import CliError, close_apps
 from gateway.config import Config, ConfigError, find_config_path, load_config
@@ -58,6 +60,8 @@ def build_parser() -> argparse.ArgumentParser:
         quarantine,
         parse,
         plugins,
+        webhooks,
+        tasks,
     )
     for module in modules:
         module.register(commands)

@@ -222,12 +222,22 @@ def test_hook_bccrm_enrich_contact_fills_empty_fields_only(make_app: AppFactory)
         contact = session.scalars(select(Contact)).one()
         company = session.get_one(Company, contact.company_id)
         assert (company.industry, company.country, company.size) == ("Software", "PL", "")
-        assert company.name != "ACME from the file"  # bccrm had a name: never overwritten
+        assert company.name == "ACME from the file"  # bccrm had only the domain as a name
         assert contact.title == "CTO"
         audit = session.scalars(
             select(AuditEntry).where(AuditEntry.action == "contact.enriched")
         ).one()
-        assert sorted(audit.details["fields"]) == ["company.country", "company.industry", "title"]
+        assert sorted(audit.details["fields"]) == [
+            "company.country",
+            "company.industry",
+            "company.name",
+            "title",
+        ]
+    # A second contact at the same company: its fields are set now, nothing is overwritten.
+    process(app, outbound(to="Ewa Nowak <ewa@acme.pl>"))
+    assert deliver(app).enriched == 1  # only Ewa's empty title
+    with app.sessions() as session:
+        assert {c.title for c in session.scalars(select(Contact))} == {"CTO"}
 
 
 def test_hook_bccrm_channels_deliver_once_per_channel(make_app: AppFactory) -> None:
@@ -371,11 +381,11 @@ def test_a_later_event_of_the_same_email_waits_for_the_earlier(make_app: AppFact
     app = make_app({"picky": picky}, privacy={"require_legal_basis": True})
     process(app, outbound())
     deliver(app)
-    # contact_created has no email id; the email's own events go in order.
-    assert order == ["legal_basis_flagged", "email_logged"]
+    # The contact was created from this email: its event comes first, and the others wait.
+    assert order == []
     picky.down = False
     deliver(app)
-    assert order[-1] == "contact_created"
+    assert order == ["contact_created", "legal_basis_flagged", "email_logged"]
     assert {d.status for d in deliveries(app)} == {"done"}
 
 
