@@ -7,6 +7,8 @@ from __future__ import annotations
 import ast
 import importlib.util
 import json
+import os
+import subprocess
 import sys
 from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
@@ -613,3 +615,24 @@ def test_failed_deliveries_are_sent_again_with_plugins_retry(
     code, out, _ = cli("deliver")
     assert code == 0 and "1 delivered" in out
     assert len(plugin.seen) == 2
+
+
+def test_the_installed_built_in_plugins_load_from_their_entry_points(app: App) -> None:
+    """What a user gets: `bccrm plugins list` in a process that loads entry points finds the
+    four built-ins (a typo in pyproject.toml's entry points fails here)."""
+    command = ["--config", str(app.config.source), "plugins", "list", "--json"]
+    done = subprocess.run(
+        [sys.executable, "-m", "gateway", *command],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "BCCRM_ENTRY_POINTS": "on"},
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    listed = {p["name"]: p for p in json.loads(done.stdout)}
+    assert {"enrichment", "hubspot", "tasks", "webhook"} <= set(listed)
+    for name in ("enrichment", "hubspot", "tasks", "webhook"):
+        assert listed[name]["builtin"] and listed[name]["enabled"], name
+    assert "bccrm_email_logged" in listed["webhook"]["hooks"]
+    assert "bccrm_tick" in listed["tasks"]["hooks"]
