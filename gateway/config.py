@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 
 from gateway.addresses import normalize_domain
 from gateway.config_matching import MatchingConfig, parse_matching
+from gateway.config_ops import MetricsConfig, parse_metrics
 from gateway.config_plugins import PluginsConfig, parse_plugins
 from gateway.config_privacy import PrivacyConfig, RetentionConfig, parse_privacy, parse_retention
 from gateway.config_reader import ConfigError, Reader
@@ -151,6 +152,7 @@ class Config:
     retention: RetentionConfig = field(default_factory=RetentionConfig)
     team_inboxes: tuple[TeamInbox, ...] = ()
     plugins: PluginsConfig = field(default_factory=PluginsConfig)
+    metrics: MetricsConfig = field(default_factory=MetricsConfig)
     source: Path | None = None
 
 
@@ -204,6 +206,7 @@ def parse_config(data: Mapping[str, Any], base_dir: Path, source: Path | None = 
         retention=parse_retention(sections.section("retention")),
         team_inboxes=parse_team_inboxes(data.get("team_inbox", []), logging_config.addresses),
         plugins=parse_plugins(sections.section("plugins"), data.get("plugin"), base_dir),
+        metrics=parse_metrics(sections.section("metrics")),
         source=source,
     )
     sections.finish()

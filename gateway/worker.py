@@ -18,6 +18,7 @@ from types import FrameType
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
+from gateway import metrics
 from gateway.config import WorkerConfig
 from gateway.crm import repo
 from gateway.faults import fault_point
@@ -143,7 +144,7 @@ class Worker:
         except TRANSIENT_ERRORS:
             log.warning("entry %s: database unavailable, will retry", claim.entry_id)
             self.spool.retry(claim, self.config.retry_delay, count_attempt=False)
-            self.stats["retried"] += 1
+            self._count("retried")
             return False
         except TemporaryDNSError:
             self._dns_unavailable(claim)
@@ -153,11 +154,11 @@ class Worker:
             return True
         fault_point("after-commit")
         if outcome.status == "held":
-            self.stats["held"] += 1
+            self._count("held")
             self._quarantine(claim, outcome.reason, already_audited=True)
         else:
             self.spool.finish(claim)
-            self.stats[outcome.status] += 1
+            self._count(outcome.status)
             log.info("entry %s: %s (email %s)", claim.entry_id, outcome.status, outcome.email_id)
         return True
 
@@ -169,7 +170,7 @@ class Worker:
             return
         log.warning("entry %s: DNS unavailable for DKIM keys, will retry", claim.entry_id)
         self.spool.retry(claim, max(self.config.retry_delay, 1.0), count_attempt=False)
-        self.stats["retried"] += 1
+        self._count("retried")
 
     def _failed(self, claim: Claim, exc: Exception) -> None:
         # The class name only: exception text may quote message content or SQL.
@@ -186,11 +187,17 @@ class Worker:
             )
         else:
             self.spool.retry(claim, self.config.retry_delay * claim.attempt)
-            self.stats["retried"] += 1
+            self._count("retried")
+
+    def _count(self, outcome: str) -> None:
+        self.stats[outcome] += 1
+        metrics.count_message(outcome)
 
     def _quarantine(self, claim: Claim, reason: str, already_audited: bool = False) -> None:
         self.spool.quarantine(claim, reason)
         self.stats["quarantined"] += 1
+        if not already_audited:  # a held message was counted as held: one outcome per message
+            metrics.count_message("quarantined")
         log.warning("entry %s: quarantined: %s", claim.entry_id, reason)
         if already_audited:
             return

@@ -25,6 +25,7 @@ from gateway.cli import (
     quarantine,
     review,
     run,
+    status,
     tasks,
     webhooks,
 )
@@ -62,6 +63,7 @@ def build_parser() -> argparse.ArgumentParser:
         plugins,
         webhooks,
         tasks,
+        status,
     )
     for module in modules:
         module.register(commands)

@@ -12,10 +12,13 @@ from typing import Any
 
 from sqlalchemy.exc import OperationalError
 
+from gateway import metrics, sdnotify
+from gateway.app import App
 from gateway.cli.common import CliError, open_app, subcommand
 from gateway.config import Config
 from gateway.crm.db import check_schema
 from gateway.mailgate import EX_TEMPFAIL, deliver
+from gateway.services.health import HealthService
 from gateway.services.users import CredentialService
 from gateway.smtp.credentials import EdgeCredentials
 from gateway.smtp.server import serve as serve_smtp
@@ -28,7 +31,12 @@ MAX_RESTART_DELAY = 30.0
 
 
 def register(commands: Any) -> None:
-    subcommand(commands, "serve", "run the SMTP edge and a worker", serve)
+    serve_parser = subcommand(commands, "serve", "run the SMTP edge and a worker", serve)
+    serve_parser.add_argument(
+        "--no-worker",
+        action="store_true",
+        help="run the SMTP edge alone; workers run as `bccrm worker` (bccrm-worker@.service)",
+    )
     worker_parser = subcommand(commands, "worker", "run a worker alone", worker)
     worker_parser.add_argument(
         "--drain", action="store_true", help="process what is due now, then exit"
@@ -84,25 +92,54 @@ def serve(args: argparse.Namespace, config: Config) -> int:
         # until it is back. Refusing to start would turn a database outage into bounces.
         log.warning("database unreachable; accepting mail anyway, the worker will retry")
     app.spool.ensure()
+    _start_metrics(config, app)  # a daemon thread: it ends with the process
     # The edge keeps the engine for token and SMTP AUTH lookups only; the worker opens its own.
     credentials = EdgeCredentials(CredentialService(app.sessions, actor="smtp"))
-    asyncio.run(_serve(config, credentials))
+    asyncio.run(_serve(config, credentials, worker=not args.no_worker))
     return 0
 
 
-async def _serve(config: Config, credentials: EdgeCredentials) -> None:
+def _start_metrics(config: Config, app: App) -> None:
+    """The Prometheus endpoint ([metrics] address) for the edge and its worker child: both
+    write counters to <spool>/metrics (set in the environment the worker inherits)."""
+    if not config.metrics.enabled:
+        return
+    metrics.enable_multiprocess(config.spool.path / "metrics")
+    summary = HealthService(app.sessions, app.spool).summary
+    try:
+        metrics.start_endpoint(config.metrics.host, config.metrics.port, summary)
+    except OSError as exc:
+        raise CliError(
+            f"cannot serve metrics on {config.metrics.address}: {exc.strerror}"
+        ) from None
+
+
+async def _serve(config: Config, credentials: EdgeCredentials, *, worker: bool = True) -> None:
     from gateway.spool import Spool  # noqa: PLC0415
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(signum, stop.set)
-    supervisor = asyncio.create_task(_supervise_worker(config, stop))
+        loop.add_signal_handler(signum, _begin_stop, stop)
+    supervisor = asyncio.create_task(_supervise_worker(config, stop)) if worker else None
+    # systemd (Type=notify): READY=1 once bound, WATCHDOG=1 from this loop, STOPPING=1 on stop.
+    watchdog = sdnotify.start_watchdog()
     try:
-        await serve_smtp(config, Spool(config.spool.path), stop, credentials=credentials)
+        await serve_smtp(
+            config, Spool(config.spool.path), stop, ready=sdnotify.ready, credentials=credentials
+        )
     finally:
         stop.set()
-        await supervisor
+        if supervisor is not None:
+            await supervisor
+        if watchdog is not None:
+            watchdog.cancel()
+
+
+def _begin_stop(stop: asyncio.Event) -> None:
+    if not stop.is_set():
+        sdnotify.stopping()
+    stop.set()
 
 
 async def _supervise_worker(config: Config, stop: asyncio.Event) -> None:
@@ -121,6 +158,7 @@ async def _supervise_worker(config: Config, stop: asyncio.Event) -> None:
             return
         stopper.cancel()
         log.error("worker exited with status %s; restarting in %.0fs", process.returncode, delay)
+        metrics.count_worker_restart()
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), delay)
         delay = min(delay * 2, MAX_RESTART_DELAY)

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from gateway import metrics
 from gateway.config import Config
 from gateway.crm import repo
 from gateway.faults import fault_point
@@ -46,7 +48,11 @@ class Pipeline:
 
     def run(self, ctx: MessageContext) -> None:
         for stage in self.stages:
-            stage.process(ctx)
+            started = time.perf_counter()
+            try:
+                stage.process(ctx)
+            finally:  # a stage that holds or fails the message took its time too
+                metrics.observe_stage(stage.name, time.perf_counter() - started)
             if ctx.outcome == "dropped":
                 return
             if stage.name == "parse" and ctx.plugins is not None:
@@ -70,18 +76,32 @@ class MessageProcessor:
         self.plugins = plugins
 
     def process(
-        self, entry_id: str, raw: bytes, envelope: Envelope, dry_run: bool = False
+        self,
+        entry_id: str,
+        raw: bytes,
+        envelope: Envelope,
+        dry_run: bool = False,
+        before_commit: Callable[[MessageContext], None] | None = None,
     ) -> Outcome:
+        """``before_commit`` adds the caller's rows to the message's transaction (``bccrm
+        ingest`` records the message as done, so the record and the CRM always agree)."""
         for attempt in range(1, self.race_retries + 1):
             try:
-                return self._once(entry_id, raw, envelope, dry_run)
+                return self._once(entry_id, raw, envelope, dry_run, before_commit)
             except IntegrityError:
                 if attempt == self.race_retries:
                     raise
                 log.info("entry %s: lost a race with another worker, retrying", entry_id)
         raise AssertionError("unreachable")
 
-    def _once(self, entry_id: str, raw: bytes, envelope: Envelope, dry_run: bool) -> Outcome:
+    def _once(
+        self,
+        entry_id: str,
+        raw: bytes,
+        envelope: Envelope,
+        dry_run: bool,
+        before_commit: Callable[[MessageContext], None] | None = None,
+    ) -> Outcome:
         with self.sessions() as session:
             ctx = MessageContext(
                 entry_id=entry_id,
@@ -107,6 +127,8 @@ class MessageProcessor:
             if dry_run:
                 session.rollback()
             else:
+                if before_commit is not None:
+                    before_commit(ctx)
                 fault_point("before-commit")
                 session.commit()
             return Outcome(ctx.outcome or "dropped", ctx.email_id, notes=tuple(ctx.notes))

@@ -17,6 +17,7 @@ from typing import Any
 
 from aiosmtpd.smtp import SMTP, AuthResult, LoginPassword, syntax
 
+from gateway import metrics
 from gateway.config_trust import LimitsConfig
 from gateway.smtp import replies
 from gateway.smtp.handler import AuthUnavailable
@@ -31,6 +32,16 @@ warnings.filterwarnings("ignore", message=".*login_data.*", category=Deprecation
 
 _SIZE_PARAM = re.compile(rb"\bSIZE=(\d{1,20})\b", re.IGNORECASE)
 _BARE = re.compile(rb"\r(?!\n)|(?<!\r)\n")
+_QUEUED = replies.queued("")
+
+
+def count_replies(status: str | bytes) -> None:
+    """Count a message queued (the 250 after DATA) and every refusal (4xx/5xx), by code;
+    greetings and the 250s to EHLO, MAIL and RCPT are not counted."""
+    text = status if isinstance(status, str) else status.decode("ascii", "replace")
+    for line in text.split("\r\n"):  # LMTP answers DATA once per recipient
+        if line[3:4] == " " and (line[:1] in ("4", "5") or line.startswith(_QUEUED)):
+            metrics.count_reply(line[:3])
 
 
 # Commands a relay repeats for every message of a reused connection. aiosmtpd counts calls per
@@ -103,6 +114,7 @@ class GatewaySMTP(SMTP):
                 self._refused = True
                 log.warning("refused connection from %s: too many sessions", ip)
                 reply = replies.too_many_connections(self.hostname, ip)
+                count_replies(reply)
                 transport.write(reply.encode() + b"\r\n")  # type: ignore[attr-defined]
                 transport.close()
                 return
@@ -123,6 +135,10 @@ class GatewaySMTP(SMTP):
     def data_received(self, data: bytes) -> None:
         if not self._refused:
             super().data_received(data)
+
+    async def push(self, status: Any) -> None:
+        count_replies(status)
+        await super().push(status)
 
     # -- AUTH: checked in a thread, failures capped --------------------------------------------
 
