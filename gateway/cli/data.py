@@ -6,18 +6,29 @@ import argparse
 import dataclasses
 import getpass
 import sys
+import time
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    ProgressColumn,
+    Task,
+    TextColumn,
+    TimeRemainingColumn,
+)
+from rich.text import Text
 
 from gateway.cli.common import CliError, add_json_flag, open_app, print_json, subcommand
 from gateway.config import Config
 from gateway.crm.merge import MergeError, merge_contacts
 from gateway.services.contacts import ContactService, CsvImportError
 from gateway.services.export import export_all
-from gateway.services.ingest import IngestService, IngestSummary, Source, open_sources
+from gateway.services.ingest import DryRunReport, IngestService, IngestSummary, open_sources
 from gateway.services.users import CredentialService, UserError, UserService
 from gateway.smtp.routing import TOKEN_TAG, Router
 
@@ -82,6 +93,15 @@ def register(commands: Any) -> None:
     )
     ingest_parser.add_argument(
         "--dry-run", action="store_true", help="show what would happen; write nothing"
+    )
+    ingest_parser.add_argument(
+        "--reprocess",
+        action="store_true",
+        help="run messages an earlier ingest finished through the pipeline again "
+        "(after a rule change; logged mail stays one email)",
+    )
+    ingest_parser.add_argument(
+        "--no-progress", action="store_true", help="no progress bar or progress lines"
     )
     add_json_flag(ingest_parser)
 
@@ -189,61 +209,129 @@ def ingest(args: argparse.Namespace, config: Config) -> int:
             f"--rcpt {rcpt}: not a configured logging address or team-inbox route", code=2
         )
     service = IngestService(open_app(config).processor(), rcpt)
+    summary = IngestSummary()
+    work = service.simulate if args.dry_run else service.run
     try:
-        with open_sources(args.paths) as sources:
-            summary = _ingest_all(service, sources, dry_run=args.dry_run, quiet=args.json)
+        with open_sources(args.paths) as sources, IngestProgress(len(sources), args) as progress:
+            work(sources, summary, reprocess=args.reprocess, progress=progress.advance)
     except OSError as exc:
         raise CliError(str(exc)) from None
+    except KeyboardInterrupt:
+        # Each message is one transaction (in a dry run: the whole run, rolled back), so an
+        # interrupt loses at most the message in flight; its records make a re-run resume.
+        done = "nothing was written" if args.dry_run else "run the same command to resume"
+        print(
+            f"bccrm: interrupted after {summary.done} of {summary.total} messages; {done}",
+            file=sys.stderr,
+        )
+        return 130
     _report(args, summary)
     return 1 if summary.outcomes["failed"] else 0
 
 
-def _ingest_all(
-    service: IngestService, sources: list[Source], dry_run: bool, quiet: bool
-) -> IngestSummary:
-    summary = IngestSummary(total=len(sources))
-    console = Console(stderr=True)
-    columns = (
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeRemainingColumn(),
-    )
-    with Progress(
-        *columns, console=console, transient=True, disable=quiet or not console.is_terminal
-    ) as progress:
-        task = progress.add_task("ingesting", total=len(sources))
-        for source in sources:
-            try:
-                outcome = service.ingest(source, dry_run=dry_run)
-            except (OSError, ValueError) as exc:
-                summary.outcomes["failed"] += 1
-                summary.problems.append((source.label, f"unreadable ({type(exc).__name__})"))
-            else:
-                summary.outcomes[outcome.status] += 1
-                if outcome.status == "held":
-                    summary.problems.append((source.label, f"held: {outcome.reason}"))
-            progress.advance(task)
-    return summary
+class RateColumn(ProgressColumn):
+    """Messages per second."""
+
+    def render(self, task: Task) -> Text:
+        speed = task.finished_speed or task.speed
+        return Text("-- msg/s" if speed is None else f"{speed:.1f} msg/s")
+
+
+class IngestProgress:
+    """A rich bar (count, rate, ETA) on a terminal; elsewhere a plain line every
+    ``PLAIN_INTERVAL`` seconds and one at the end, for logs. Always on stderr."""
+
+    PLAIN_INTERVAL = 10.0
+
+    def __init__(self, total: int, args: argparse.Namespace) -> None:
+        self.total, self.done, self.counts = total, 0, Counter[str]()
+        self.console = Console(stderr=True)
+        self.silent = args.no_progress
+        self.bar: Progress | None = None
+        if not self.silent and self.console.is_terminal:
+            self.bar = Progress(
+                TextColumn("{task.description}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                RateColumn(),
+                TimeRemainingColumn(),
+                console=self.console,
+                transient=True,
+            )
+            self.task = self.bar.add_task("dry run" if args.dry_run else "ingesting", total=total)
+        self.started = self.last = time.monotonic()
+
+    def __enter__(self) -> IngestProgress:
+        if self.bar is not None:
+            self.bar.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.bar is not None:
+            self.bar.stop()
+        elif not self.silent and exc[0] is None:
+            self._line("done")
+
+    def advance(self, status: str) -> None:
+        self.done += 1
+        self.counts[status] += 1
+        if self.bar is not None:
+            self.bar.advance(self.task)
+        elif not self.silent and time.monotonic() - self.last >= self.PLAIN_INTERVAL:
+            self._line()
+
+    def _line(self, state: str = "") -> None:
+        self.last = now = time.monotonic()
+        elapsed = now - self.started
+        rate = self.done / elapsed if elapsed > 0 else 0.0
+        counts = ", ".join(f"{n} {status}" for status, n in sorted(self.counts.items()))
+        line = f"ingest: {self.done}/{self.total} messages ({counts or 'none'}), {rate:.1f} msg/s"
+        if state:
+            line += f", {state} in {elapsed:.0f} s"
+        elif rate > 0:
+            line += f", about {(self.total - self.done) / rate:.0f} s left"
+        print(line, file=sys.stderr, flush=True)
 
 
 def _report(args: argparse.Namespace, summary: IngestSummary) -> None:
-    total = summary.total
+    report = summary.dry_run
     if args.json:
-        print_json(
-            {
-                "messages": total,
-                "dry_run": args.dry_run,
-                "outcomes": dict(summary.outcomes),
-                "problems": [{"source": s, "problem": p} for s, p in summary.problems],
-            }
-        )
+        data: dict[str, Any] = {
+            "messages": summary.total,
+            "dry_run": args.dry_run,
+            "skipped": summary.skipped,
+            "outcomes": dict(summary.outcomes),
+            "problems": [{"source": s, "problem": p} for s, p in summary.problems],
+        }
+        if report is not None:
+            data["would"] = report.to_json()
+        print_json(data)
         return
     counts = ", ".join(f"{n} {status}" for status, n in sorted(summary.outcomes.items()))
     prefix = "dry run, nothing written: " if args.dry_run else ""
-    print(f"{prefix}{total} messages: {counts or 'none'}")
+    skipped = f" ({summary.skipped} done before, skipped)" if summary.skipped else ""
+    print(f"{prefix}{summary.total} messages{skipped}: {counts or 'none'}")
+    if report is not None:
+        _print_dry_run(report)
     for source, problem in summary.problems:
         print(f"{source}: {problem}", file=sys.stderr)
+
+
+def _print_dry_run(report: DryRunReport) -> None:
+    def kinds(counts: dict[str, int]) -> str:
+        return ", ".join(f"{n} {kind}" for kind, n in sorted(counts.items())) or "none"
+
+    print("would create:")
+    print(f"  contacts            {report.contacts_created}")
+    print(f"  companies           {report.companies_created}")
+    print(f"  associations        {kinds(report.associations)}")
+    print(f"  review items        {kinds(report.review_items)}")
+    print(f"  legal-basis checks  {report.legal_basis_checks}")
+    print("privacy:")
+    print(f"  dropped by rule     {kinds(report.privacy_drops)}")
+    print(f"  other drops         {kinds(report.other_drops)}")
+    print(f"  people left out     {report.people_left_out}")
+    print(f"  redactions          {kinds(report.redactions)}")
 
 
 def export(args: argparse.Namespace, config: Config) -> int:

@@ -2,6 +2,7 @@
 
 from gateway.crm.base import Base, utcnow
 from gateway.crm.hubspot import HubSpotLink as HubSpotLink  # plugins/hubspot.py
+from gateway.crm.ingest import IngestedMessage as IngestedMessage  # bccrm ingest
 from gateway.crm.mail import (
     AuditEntry,
     Email,

@@ -187,8 +187,10 @@ def test_ingest_reads_eml_directories_mbox_and_maildir(cli: Cli, tmp_path: Path)
     assert summary["messages"] == 8
     assert summary["outcomes"] == {"logged": 8}
     assert len(cli.json("export")["emails"]) == 8
-    again = cli.json("ingest", *paths)
-    assert again["outcomes"] == {"duplicate": 8}
+    again = cli.json("ingest", *paths)  # resumable: what is done is skipped unparsed
+    assert again["outcomes"] == {} and again["skipped"] == 8
+    forced = cli.json("ingest", "--reprocess", *paths)
+    assert forced["outcomes"] == {"duplicate": 8}
 
 
 def test_ingest_dry_run_writes_nothing(cli: Cli, tmp_path: Path) -> None:

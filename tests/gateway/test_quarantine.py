@@ -9,13 +9,13 @@ import json
 from datetime import datetime
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.exc import OperationalError
 
-from gateway.app import App
+from gateway.app import App, build_app
 from gateway.config import DatabaseConfig
-from gateway.crm import AuditEntry
-from gateway.crm.db import make_engine, session_factory
+from gateway.crm import AuditEntry, Email
+from gateway.crm.db import make_engine, session_factory, upgrade
 from gateway.pipeline import (
     LogStage,
     MatchStage,
@@ -26,6 +26,7 @@ from gateway.pipeline import (
 )
 from gateway.services.quarantine import QuarantineError, QuarantineService
 from gateway.spool import Envelope
+from tests.conftest import ConfigFactory
 from tests.support import LOG, Cli, add_user, drain, make_message
 
 ENVELOPE = Envelope(mail_from="anna@example.com", rcpt_tos=(LOG,), peer="192.0.2.7")
@@ -334,3 +335,31 @@ def test_database_down_stops_a_release_before_files_change(app: App) -> None:
         down.dispose()
     assert app.spool.quarantined_ids() == [entry_id]
     assert new_entries(app) == []
+
+
+def test_replay_after_a_rule_change_logs_what_the_old_rule_held(
+    make_config: ConfigFactory, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Held under ``[verify] require = "dkim"`` (a rep's unsigned mail from a trusted MTA);
+    the admin relaxes the rule to "transport" and replays: the message is logged, once."""
+    strict = build_app(make_config(verify={"require": "dkim"}))
+    try:
+        upgrade(strict.engine)
+        strict.spool.ensure()
+        add_user(strict, "anna@example.com", "Anna Nowak")
+        trusted = Envelope(mail_from="anna@example.com", rcpt_tos=(LOG,), trusted_peer=True)
+        entry_id = strict.spool.store(make_message(to="Jan <jan@acme.pl>"), trusted)
+        assert drain(strict)["quarantined"] == 1
+        assert "DKIM" in strict.spool.quarantine_note(entry_id)["reason"]
+    finally:
+        strict.close()
+    relaxed = build_app(make_config(verify={"require": "transport"}))
+    try:
+        code, out, _ = Cli(relaxed.config, capsys, "quarantine")("replay")
+        assert (code, out) == (0, "released 1 message(s)\n")
+        assert drain(relaxed)["logged"] == 1
+        assert relaxed.spool.quarantined_ids() == []
+        with relaxed.sessions() as session:
+            assert session.scalar(select(func.count()).select_from(Email)) == 1
+    finally:
+        relaxed.close()
