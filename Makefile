@@ -33,6 +33,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/parse.py
 	$(BIN)/python bench/match.py
 	$(BIN)/python bench/email_log.py
+	$(BIN)/python bench/e2e.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

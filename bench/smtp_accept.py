@@ -93,7 +93,12 @@ from aiosmtpd.smtp import SMTP
 
 BASELINE = "baseline"
 BCCRM = "bccrm edge"
+IDLE = "bccrm edge + idle worker"
+SATURATED = "bccrm edge + saturated worker"
 KINDS = (BASELINE, BCCRM)
+WORKER_KINDS = (IDLE, SATURATED)  # plain SMTP only (--workers)
+BACKLOG = 1000  # entries waiting for the saturated worker when the load starts
+WORKER_TARGET = 0.90  # the edge next to a worker against the baseline; saturated vs idle
 PLAIN = "plain"
 STARTTLS = "starttls"
 MODES = (PLAIN, STARTTLS)
@@ -236,8 +241,71 @@ async def serve_until_terminated(
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
     if kind == BCCRM:
         await serve_bccrm(root, tls, stop, ready)
+    elif kind in WORKER_KINDS:
+        with worker_process(root, saturated=kind == SATURATED) as worker_pid:
+            await serve_bccrm(root, tls, stop, lambda port: ready(port) or ready(worker_pid))
     else:
         await serve_baseline(root / "spool", tls, stop, ready)
+
+
+def worker_config(root: Path, spool: Path) -> Path:
+    """The worker's bccrm.toml: a SQLite CRM in ``root``, the given spool, production
+    worker settings (INFO logging to stderr, which goes to a file)."""
+    path = root / "worker.toml"
+    path.write_text(
+        f'[database]\nurl = "sqlite:///{root / "crm.db"}"\n'
+        f'[spool]\npath = "{spool}"\n'
+        '[organization]\ndomains = ["example.com"]\n'
+        f'[logging]\naddresses = ["{GATEWAY_ADDRESS}"]\n',
+        encoding="utf-8",
+    )
+    return path
+
+
+def fill_backlog(spool: Path, count: int) -> None:
+    """``count`` entries in ``new/``, as the edge writes them (a trusted MTA's)."""
+    from gateway.spool import MAGIC, Envelope, Spool, new_entry_id
+
+    Spool(spool).ensure()
+    factory = MessageFactory()
+    envelope = Envelope(SENDER, (GATEWAY_ADDRESS,), peer=HOST, trusted_peer=True)
+    head = MAGIC + envelope.to_json() + b"\n"
+    for _ in range(count):
+        (spool / "new" / new_entry_id()).write_bytes(head + factory.make(0))
+
+
+@contextlib.contextmanager
+def worker_process(root: Path, saturated: bool) -> Iterator[int]:
+    """A real ``bccrm worker`` process beside the edge, on a migrated SQLite CRM with the rep
+    registered. Saturated: it drains the edge's own spool, which holds a backlog of BACKLOG
+    entries when the load starts (and the load adds more than it can process). Idle: it polls
+    a spool of its own that stays empty, as a worker between bursts does."""
+    import subprocess
+
+    spool = root / ("spool" if saturated else "idle-spool")
+    config = worker_config(root, spool)
+    bccrm = [sys.executable, "-m", "gateway", "--config", str(config)]
+    for args in (["db", "upgrade"], ["users", "add", SENDER, "--name", "Anna Nowak"]):
+        subprocess.run([*bccrm, *args], check=True, capture_output=True)
+    if saturated:
+        fill_backlog(spool, BACKLOG)
+    with (root / "worker.log").open("wb") as log:
+        process = subprocess.Popen([*bccrm, "worker"], stdout=log, stderr=log)
+    try:
+        # Measure from a worker that runs, not one still importing.
+        deadline = time.monotonic() + SERVER_START_TIMEOUT
+        while b"worker started" not in (root / "worker.log").read_bytes():
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError("the worker did not start; see worker.log")
+            time.sleep(0.05)
+        yield process.pid
+    finally:
+        process.terminate()
+        try:
+            process.wait(60)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(10)
 
 
 def server_process(kind: str, root: str, tls: TlsFiles | None, ports: Queue[int]) -> None:
@@ -251,16 +319,31 @@ class Server:
     kind: str
     port: int
     process: BaseProcess
+    worker_pid: int | None = None
+    root: Path | None = None
 
-    def _proc(self, name: str) -> str:
-        return Path(f"/proc/{self.process.pid}/{name}").read_text(encoding="ascii")
+    def _proc(self, name: str, pid: int | None = None) -> str:
+        return Path(f"/proc/{pid or self.process.pid}/{name}").read_text(encoding="ascii")
 
-    def peak_rss_mib(self) -> float:
-        """``VmHWM`` of the server process (it must still be running)."""
-        for line in self._proc("status").splitlines():
+    def peak_rss_mib(self, pid: int | None = None) -> float:
+        """``VmHWM`` of the server process, or of process ``pid`` (it must still be running)."""
+        for line in self._proc("status", pid).splitlines():
             if line.startswith("VmHWM:"):
                 return int(line.split()[1]) / 1024  # the kernel reports kB
-        raise RuntimeError(f"no VmHWM in /proc/{self.process.pid}/status")
+        raise RuntimeError(f"no VmHWM in /proc/{pid or self.process.pid}/status")
+
+    def worker_peak_rss_mib(self) -> float:
+        return self.peak_rss_mib(self.worker_pid) if self.worker_pid else 0.0
+
+    def worker_cpu_seconds(self) -> float:
+        if not self.worker_pid:
+            return 0.0
+        fields = self._proc("stat", self.worker_pid).rpartition(")")[2].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    def backlog(self) -> int:
+        """Entries still waiting in the edge's spool (the saturated worker's queue)."""
+        return sum(1 for _ in (self.root / "spool" / "new").iterdir()) if self.root else 0
 
     def cpu_seconds(self) -> float:
         """User plus system CPU time of the server process, all threads (it must be running)."""
@@ -282,7 +365,9 @@ def running_server(kind: str, tls: TlsFiles | None, tmp_parent: str | None) -> I
     )
     try:
         process.start()
-        yield Server(kind, wait_for_port(kind, process, ports), process)
+        port = wait_for_port(kind, process, ports)
+        worker_pid = wait_for_port(kind, process, ports) if kind in WORKER_KINDS else None
+        yield Server(kind, port, process, worker_pid, root)
     finally:
         stop_process(process)
         ports.close()
@@ -508,6 +593,9 @@ class Measurement:
     client_cpu: float
     peak_rss_mib: float
     failures: Failures
+    worker_rss_mib: float = 0.0
+    worker_cpu: float = 0.0
+    backlog_left: int = 0
 
     @property
     def rate(self) -> float:
@@ -521,6 +609,8 @@ class Timing:
     seconds: float = 0.0
     server_cpu: float = 0.0
     client_cpu: float = 0.0
+    worker_cpu: float = 0.0
+    backlog_left: int = 0
 
 
 async def load(
@@ -535,11 +625,14 @@ async def load(
         await asyncio.gather(*(s.connect() for s in senders))
         await send_all(senders, WARMUP_MESSAGES, factory, failures)
         server_cpu, client_cpu = server.cpu_seconds(), time.process_time()
+        worker_cpu = server.worker_cpu_seconds()
         start = time.perf_counter()
         await send_all(senders, args.messages, factory, failures)
         timing.seconds = time.perf_counter() - start
         timing.server_cpu = server.cpu_seconds() - server_cpu
         timing.client_cpu = time.process_time() - client_cpu
+        timing.worker_cpu = server.worker_cpu_seconds() - worker_cpu
+        timing.backlog_left = server.backlog() if server.kind == SATURATED else 0
         finished = True
         return timing
     finally:
@@ -557,6 +650,7 @@ def measure(
             asyncio.wait_for(load(server, args, client_context, failures), LOAD_TIMEOUT)
         )
         peak = server.peak_rss_mib()
+        worker_peak = server.worker_peak_rss_mib()
     return Measurement(
         mode,
         kind,
@@ -566,6 +660,9 @@ def measure(
         timing.client_cpu,
         peak,
         failures,
+        worker_peak,
+        timing.worker_cpu,
+        timing.backlog_left,
     )
 
 
@@ -605,6 +702,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help=f"comma-separated client modes to measure (default: {','.join(MODES)})",
     )
     parser.add_argument(
+        "--no-worker",
+        action="store_true",
+        help="leave out the plain-SMTP runs with an idle and a saturated worker beside the edge",
+    )
+    parser.add_argument(
         "--tmpdir", default=None, help="where to create the spools (default: system temp dir)"
     )
     args = parser.parse_args(argv)
@@ -632,18 +734,30 @@ def run(args: argparse.Namespace) -> None:
     report(args, results)
 
 
+def kinds_of(mode: str, args: argparse.Namespace) -> tuple[str, ...]:
+    """The servers measured in ``mode``: the worker variants over plain SMTP only."""
+    return KINDS + (WORKER_KINDS if mode == PLAIN and not args.no_worker else ())
+
+
 def measure_rounds(
     args: argparse.Namespace, tls: tuple[TlsFiles, ssl.SSLContext] | None
 ) -> dict[tuple[str, str], list[Measurement]]:
     results: dict[tuple[str, str], list[Measurement]] = {
-        (mode, kind): [] for mode in args.modes for kind in KINDS
+        (mode, kind): [] for mode in args.modes for kind in kinds_of(mode, args)
     }
     for number in range(1, args.rounds + 1):
         for mode in args.modes:
-            for kind in KINDS if number % 2 else KINDS[::-1]:
+            kinds = kinds_of(mode, args)
+            for kind in kinds if number % 2 else kinds[::-1]:
                 m = measure(mode, kind, args, tls if mode == STARTTLS else None)
                 results[mode, kind].append(m)
                 bad = f", {m.failures.count} non-250" if m.failures.count else ""
+                if kind in WORKER_KINDS:
+                    bad += (
+                        f"; worker: CPU {m.worker_cpu / m.seconds:.0%} of a core, "
+                        f"peak RSS {m.worker_rss_mib:.1f} MiB"
+                        + (f", backlog left {m.backlog_left}" if kind == SATURATED else "")
+                    )
                 print(
                     f"round {number}/{args.rounds}  {mode:<8} {kind:<10} {m.rate:6.0f} msg/s  "
                     f"({m.messages} in {m.seconds:.2f} s; CPU per message: server "
@@ -664,6 +778,8 @@ def report(args: argparse.Namespace, results: dict[tuple[str, str], list[Measure
             f"{mode + ':':<{width}} bccrm edge {rate[BCCRM]:.0f} msg/s, "
             f"baseline {rate[BASELINE]:.0f} msg/s, ratio {rate[BCCRM] / rate[BASELINE]:.2f}{target}"
         )
+    if not args.no_worker and PLAIN in args.modes:
+        report_workers(results)
     for mode in args.modes:
         rss = {kind: max(m.peak_rss_mib for m in results[mode, kind]) for kind in KINDS}
         print(
@@ -671,15 +787,45 @@ def report(args: argparse.Namespace, results: dict[tuple[str, str], list[Measure
             f"baseline {rss[BASELINE]:.1f} MiB"
         )
     for mode in args.modes:
-        counts = {kind: sum(m.failures.count for m in results[mode, kind]) for kind in KINDS}
+        kinds = kinds_of(mode, args)
+        counts = {kind: sum(m.failures.count for m in results[mode, kind]) for kind in kinds}
         print(
-            f"non-250 replies, {mode + ':':<{width}} bccrm edge {counts[BCCRM]}, "
-            f"baseline {counts[BASELINE]}"
+            f"non-250 replies, {mode + ':':<{width}} "
+            + ", ".join(f"{kind} {counts[kind]}" for kind in kinds)
         )
-        for kind in KINDS:
+        for kind in kinds:
             samples = [s for m in results[mode, kind] for s in m.failures.samples][:3]
             if samples:
                 print(f"  {mode} {kind} (a bug), e.g. {samples}")
+
+
+def report_workers(results: dict[tuple[str, str], list[Measurement]]) -> None:
+    """The edge next to a real worker: idle, and saturated by a backlog (plain SMTP)."""
+    rate = {
+        kind: statistics.median(m.rate for m in results[PLAIN, kind])
+        for kind in (BASELINE, *WORKER_KINDS)
+    }
+    base, idle, busy = rate[BASELINE], rate[IDLE], rate[SATURATED]
+    print(
+        f"plain, worker idle:      bccrm edge {idle:.0f} msg/s, ratio to baseline "
+        f"{idle / base:.2f} (target >= {WORKER_TARGET:.2f})"
+    )
+    print(
+        f"plain, worker saturated: bccrm edge {busy:.0f} msg/s, ratio to baseline "
+        f"{busy / base:.2f}, to the idle-worker run {busy / idle:.2f} "
+        f"(target >= {WORKER_TARGET:.2f}: at most 10% lower)"
+    )
+    for kind in WORKER_KINDS:
+        runs = results[PLAIN, kind]
+        edge = max(m.peak_rss_mib for m in runs)
+        worker = max(m.worker_rss_mib for m in runs)
+        cpu = statistics.median(m.worker_cpu / m.seconds for m in runs)
+        left = min(m.backlog_left for m in runs)
+        busy_note = f", backlog never emptied (min {left} left)" if kind == SATURATED else ""
+        print(
+            f"peak RSS, {kind}: edge {edge:.1f} MiB, worker {worker:.1f} MiB; worker CPU "
+            f"{cpu:.0%} of a core{busy_note if left else ''}"
+        )
 
 
 def interrupt(signum: int, frame: object) -> None:
