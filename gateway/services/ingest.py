@@ -173,7 +173,7 @@ class IngestService:
             raw = source.read()
         except OSError as exc:
             return _failed(summary, source, exc)
-        digest = hashlib.sha256(raw).hexdigest()
+        digest = self._digest(raw)
         if not reprocess and self._done(digest):
             summary.skipped += 1
             return "skipped"
@@ -184,6 +184,12 @@ class IngestService:
         except ValueError as exc:
             return _failed(summary, source, exc)
         return _count(summary, source, outcome)
+
+    def _digest(self, raw: bytes) -> str:
+        """What "already done" is keyed by: the message's bytes and the address it is ingested
+        for — the same archive ingested again for a team inbox's route is another copy (it
+        adds the route's tickets), not a repeat."""
+        return hashlib.sha256(self.rcpt.lower().encode() + b"\n" + raw).hexdigest()
 
     def _done(self, digest: str) -> bool:
         with self.processor.sessions() as session:
@@ -225,7 +231,7 @@ class IngestService:
             raw = source.read()
         except OSError as exc:
             return _failed(summary, source, exc)
-        digest = hashlib.sha256(raw).hexdigest()
+        digest = self._digest(raw)
         if not reprocess and session.get(IngestedMessage, digest) is not None:
             summary.skipped += 1
             return "skipped"
