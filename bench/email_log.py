@@ -51,7 +51,6 @@ import argparse
 import contextlib
 import datetime as dt
 import hashlib
-import json
 import platform
 import random
 import resource
@@ -64,7 +63,11 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, insert, text
+from sqlalchemy import Engine, event, insert, text
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import match as directory_bench  # bench/match.py: the cached-database builder
 
 SEED = 20261125
 GENERATOR_VERSION = 1  # bump when the generated data changes: cached databases are rebuilt
@@ -284,50 +287,17 @@ def link(email_id: int, kind: str, target: int, reason: str) -> dict[str, Any]:
     return row
 
 
-def bulk_sqlite_engine(path: Path) -> Engine:
-    """A plain engine for the load only: no fsync, journal in memory."""
-    engine = create_engine(f"sqlite:///{path}")
-
-    @event.listens_for(engine, "connect")
-    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
-        cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA journal_mode=MEMORY")
-        cursor.execute("PRAGMA synchronous=OFF")
-        cursor.close()
-
-    return engine
-
-
 def sqlite_database(n: int, fresh: bool, progress: Callable[[str], None]) -> Path:
     """The cached database of ``n`` emails, generated if missing, stale or ``fresh``."""
-    from gateway.crm.db import head_revision
-
-    path = CACHE / f"email_log-{n}.db"
-    meta_path = path.with_suffix(".json")
     meta = {"generator": GENERATOR_VERSION, "seed": SEED, "emails": n}
-    meta["revision"] = head_revision(create_engine("sqlite://")) or ""
-    if not fresh and path.exists() and meta_path.exists():
-        with contextlib.suppress(ValueError):
-            if json.loads(meta_path.read_text(encoding="utf-8")) == meta:
-                progress(f"{n:,} emails: cached {path.relative_to(CACHE.parent.parent)}")
-                return path
-    CACHE.mkdir(parents=True, exist_ok=True)
-    for old in (path, meta_path, *path.parent.glob(f"{path.name}-*")):
-        old.unlink(missing_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.unlink(missing_ok=True)
-    progress(f"{n:,} emails: generating {path.relative_to(CACHE.parent.parent)}")
-    started = time.perf_counter()
-    engine = bulk_sqlite_engine(tmp)
-    try:
-        generate(engine, n, progress)
-    finally:
-        engine.dispose()
-    tmp.rename(path)
-    meta_path.write_text(json.dumps(meta) + "\n", encoding="utf-8")
-    size = path.stat().st_size / 2**20
-    progress(f"  generated in {time.perf_counter() - started:.0f} s, {size:.0f} MiB")
-    return path
+    return directory_bench.cached_sqlite(
+        CACHE / f"email_log-{n}.db",
+        meta,
+        f"{n:,} emails",
+        lambda engine: generate(engine, n, progress),
+        fresh,
+        progress,
+    )
 
 
 def warm_file(path: Path) -> None:

@@ -421,25 +421,45 @@ def head_revision() -> str | None:
 
 def sqlite_database(n: int, fresh: bool, progress: Callable[[str], None]) -> Path:
     """The cached database of ``n`` contacts, generated if missing, stale or ``fresh``."""
-    path = CACHE / f"match-{n}.db"
+    meta = {"generator": GENERATOR_VERSION, "seed": SEED, "contacts": n}
+    return cached_sqlite(
+        CACHE / f"match-{n}.db",
+        meta,
+        f"{n:,} contacts",
+        lambda engine: generate(engine, n, progress),
+        fresh,
+        progress,
+    )
+
+
+def cached_sqlite(
+    path: Path,
+    meta: dict[str, Any],
+    label: str,
+    fill: Callable[[Engine], None],
+    fresh: bool,
+    progress: Callable[[str], None],
+) -> Path:
+    """A benchmark database at ``path``, built by ``fill`` through the bulk engine unless a
+    copy made with the same ``meta`` (and the current schema revision) is cached there."""
+    meta = {**meta, "revision": head_revision() or ""}
     meta_path = path.with_suffix(".json")
-    meta = {"generator": GENERATOR_VERSION, "seed": SEED, "contacts": n, "revision": ""}
-    meta["revision"] = head_revision() or ""
+    shown = path.relative_to(CACHE.parent.parent)
     if not fresh and path.exists() and meta_path.exists():
         with contextlib.suppress(ValueError):
             if json.loads(meta_path.read_text(encoding="utf-8")) == meta:
-                progress(f"{n:,} contacts: cached {path.relative_to(CACHE.parent.parent)}")
+                progress(f"{label}: cached {shown}")
                 return path
     CACHE.mkdir(parents=True, exist_ok=True)
     for old in (path, meta_path, *path.parent.glob(f"{path.name}-*")):
         old.unlink(missing_ok=True)
     tmp = path.with_name(path.name + ".tmp")
     tmp.unlink(missing_ok=True)
-    progress(f"{n:,} contacts: generating {path.relative_to(CACHE.parent.parent)}")
+    progress(f"{label}: generating {shown}")
     started = time.perf_counter()
     engine = bulk_sqlite_engine(tmp)
     try:
-        generate(engine, n, progress)
+        fill(engine)
     finally:
         engine.dispose()
     tmp.rename(path)

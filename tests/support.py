@@ -195,6 +195,16 @@ def serving(config: Config) -> Iterator[tuple[subprocess.Popen[str], int, LogRea
     for args in (("db", "upgrade"), ("users", "add", "anna@example.com", "--name", "Anna Nowak")):
         result = bccrm(config, *args)
         assert result.returncode == 0, result.stderr
+    with serve_process(config) as (process, logs):
+        port = int(logs.wait_for(r"listening on 127\.0\.0\.1:(\d+)").group(1))
+        logs.wait_for(r"bccrm\.worker: worker started")
+        yield process, port, logs
+
+
+@contextmanager
+def serve_process(config: Config) -> Iterator[tuple[subprocess.Popen[str], LogReader]]:
+    """A ``bccrm serve`` process on an existing database, its stderr collected; stopped on
+    exit with SIGTERM (SIGKILL after 60 s)."""
     process = subprocess.Popen(
         [sys.executable, "-m", "gateway", "--config", str(config.source), "serve"],
         stderr=subprocess.PIPE,
@@ -204,9 +214,7 @@ def serving(config: Config) -> Iterator[tuple[subprocess.Popen[str], int, LogRea
     assert process.stderr is not None
     logs = LogReader(process.stderr)
     try:
-        port = int(logs.wait_for(r"listening on 127\.0\.0\.1:(\d+)").group(1))
-        logs.wait_for(r"bccrm\.worker: worker started")
-        yield process, port, logs
+        yield process, logs
     finally:
         if process.poll() is None:
             process.send_signal(signal.SIGTERM)

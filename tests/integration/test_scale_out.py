@@ -5,11 +5,9 @@ quarantined and no errors: correctness across nodes comes from database constrai
 
 from __future__ import annotations
 
-import os
 import signal
 import smtplib
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -24,7 +22,7 @@ from gateway.config import Config, load_config
 from gateway.crm import Company, CompanyDomain, Contact, ContactEmail, Email
 from gateway.crm.mail import AuditEntry
 from tests.conftest import write_config
-from tests.support import LOG, LogReader, bccrm, make_message
+from tests.support import LOG, LogReader, bccrm, make_message, serve_process
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres]
 
@@ -101,26 +99,8 @@ class Node:
 
 @contextmanager
 def node(config: Config) -> Iterator[Node]:
-    process = subprocess.Popen(
-        [sys.executable, "-m", "gateway", "--config", str(config.source), "serve"],
-        stderr=subprocess.PIPE,
-        text=True,
-        env=os.environ | {"PYTHONUNBUFFERED": "1"},
-    )
-    assert process.stderr is not None
-    logs = LogReader(process.stderr)
-    try:
+    with serve_process(config) as (process, logs):
         yield Node(config, process, logs)
-    finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(60)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(10)
-        logs.thread.join(10)
-        process.stderr.close()
 
 
 def send(port: int, messages: list[bytes], start: threading.Barrier | None = None) -> list[int]:
