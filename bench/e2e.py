@@ -48,7 +48,7 @@ import shutil
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -159,7 +159,9 @@ def config_for(url: str, spool: Path, log_file: Path) -> Any:
     return parse_config(data, base_dir=spool.parent)
 
 
-def bccrm_worker(url: str, spool: Path, log_file: Path, start: Any) -> dict[str, Any]:
+def bccrm_worker(
+    url: str, spool: Path, log_file: Path, start: Callable[[], None]
+) -> dict[str, Any]:
     from gateway.app import build_app
 
     app = build_app(config_for(url, spool, log_file))
@@ -168,7 +170,7 @@ def bccrm_worker(url: str, spool: Path, log_file: Path, start: Any) -> dict[str,
     first = min(worker.spool.new.iterdir())
     envelope, raw = worker.spool.peek(first)
     worker.processor.process("warm-up", raw, envelope, dry_run=True)
-    start.wait()
+    start()
     began = time.perf_counter()
     while worker.drain_once():
         pass
@@ -178,7 +180,9 @@ def bccrm_worker(url: str, spool: Path, log_file: Path, start: Any) -> dict[str,
     return {"messages": done, "seconds": seconds, "stats": worker.stats, "rss": peak_rss()}
 
 
-def baseline_worker(url: str, spool: Path, log_file: Path, start: Any) -> dict[str, Any]:
+def baseline_worker(
+    url: str, spool: Path, log_file: Path, start: Callable[[], None]
+) -> dict[str, Any]:
     """Read, parse with the standard library, INSERT one row, commit, delete the entry."""
     from email.parser import BytesParser
     from email.policy import default
@@ -199,7 +203,7 @@ def baseline_worker(url: str, spool: Path, log_file: Path, start: Any) -> dict[s
     parser.parsebytes(min(new.iterdir()).read_bytes())  # warm up, as the worker does
     with engine.connect():
         pass
-    start.wait()
+    start()
     began, done = time.perf_counter(), 0
     while names := sorted(p.name for p in new.iterdir()):
         for name in names:
@@ -231,11 +235,21 @@ def peak_rss() -> float:
     return directory_bench.peak_rss_mib()
 
 
-def child(kind: str, url: str, spool: str, log_file: str, start: Any, results: Any) -> None:
+def child(
+    kind: str, url: str, spool: str, log_file: str, ready: Any, start: Any, results: Any
+) -> None:
     function = bccrm_worker if kind == BCCRM else baseline_worker
+
+    def warmed_up() -> None:
+        """Say so, then wait for the others: every process warms up before any one of them
+        starts draining the spool (or one could claim the entry another warms up on)."""
+        ready.put(True)
+        start.wait()
+
     try:
-        results.put(function(url, Path(spool), Path(log_file), start))
+        results.put(function(url, Path(spool), Path(log_file), warmed_up))
     except BaseException as exc:  # reported by the parent
+        ready.put(False)
         results.put({"error": repr(exc)})
         raise
 
@@ -243,15 +257,14 @@ def child(kind: str, url: str, spool: str, log_file: str, start: Any, results: A
 def measure(kind: str, url: str, spool: Path, processes: int) -> dict[str, Any]:
     """Start ``processes`` processes of ``kind`` on one spool, release them together."""
     context = multiprocessing.get_context("spawn")
-    start, results = context.Event(), context.Queue()
+    ready, start, results = context.Queue(), context.Event(), context.Queue()
     log_file = spool.parent / f"{spool.name}.log"
-    procs = [
-        context.Process(target=child, args=(kind, url, str(spool), str(log_file), start, results))
-        for _ in range(processes)
-    ]
+    args = (kind, url, str(spool), str(log_file), ready, start, results)
+    procs = [context.Process(target=child, args=args) for _ in range(processes)]
     for proc in procs:
         proc.start()
-    time.sleep(0.5)
+    for _ in procs:  # all warmed up (or failed: reported below), then released together
+        ready.get(timeout=900)
     start.set()
     parts = [results.get(timeout=900) for _ in procs]
     for proc in procs:

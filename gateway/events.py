@@ -3,7 +3,10 @@ transaction that made the change, and record them in the outbox."""
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from gateway.addresses import domain_of
@@ -11,6 +14,7 @@ from gateway.crm import (
     Company,
     Contact,
     ContactEmail,
+    ContactPhone,
     Email,
     EmailAssociation,
     EmailLogger,
@@ -21,6 +25,44 @@ from gateway.hooks import ContactCreated, ContactRef, EmailLogged
 from gateway.outbox import emit
 
 MAX_CONTACTS = 50
+
+# Built once: every logged email runs them. A contact with its company, its first address
+# (the primary, else the oldest) and one row per phone:
+_CONTACT_REFS = (
+    select(
+        Contact.id,
+        Contact.first_name,
+        Contact.last_name,
+        Contact.company_id,
+        Contact.objecting,
+        Contact.subscription,
+        Contact.owner_id,
+        Company.name.label("company_name"),
+        select(ContactEmail.email)
+        .where(ContactEmail.contact_id == Contact.id)
+        .order_by(ContactEmail.is_primary.desc(), ContactEmail.id)
+        .limit(1)
+        .scalar_subquery()
+        .label("address"),
+        ContactPhone.e164,
+    )
+    .outerjoin(Company, Company.id == Contact.company_id)
+    .outerjoin(ContactPhone, ContactPhone.contact_id == Contact.id)
+    .where(Contact.id.in_(bindparam("ids", expanding=True)))
+    .order_by(Contact.id, ContactPhone.id)
+)
+# An email's associations, oldest first:
+_LINKS = (
+    select(
+        EmailAssociation.kind,
+        EmailAssociation.contact_id,
+        EmailAssociation.company_id,
+        EmailAssociation.deal_id,
+        EmailAssociation.ticket_id,
+    )
+    .where(EmailAssociation.email_id == bindparam("email_id"))
+    .order_by(EmailAssociation.id)
+)
 
 
 def contact_ref(session: Session, contact: Contact) -> ContactRef:
@@ -44,30 +86,72 @@ def contact_ref(session: Session, contact: Contact) -> ContactRef:
     )
 
 
-def emit_email_logged(session: Session, email: Email, team_inbox: str = "") -> None:
-    """Record that ``email`` (new, with its associations) is on the timeline."""
+def contact_refs(session: Session, contact_ids: Sequence[int]) -> list[ContactRef]:
+    """:func:`contact_ref` of each of ``contact_ids`` that exists, in that order, in one
+    query whatever their number: the contacts with their companies, their first address and
+    one row per phone."""
+    wanted = list(dict.fromkeys(contact_ids))
+    if not wanted:
+        return []
     session.flush()
-    links = session.scalars(
-        select(EmailAssociation).where(EmailAssociation.email_id == email.id)
-    ).all()
-    by_kind: dict[str, list[int]] = {}
-    for link in links:
-        by_kind.setdefault(link.kind, []).append(link.target_id)
-    contacts = [
-        contact_ref(session, contact)
-        for contact_id in by_kind.get("contact", [])[:MAX_CONTACTS]
-        if (contact := session.get(Contact, contact_id)) is not None
-    ]
-    recipients = session.scalars(
-        select(EmailParticipant.email).where(
-            EmailParticipant.email_id == email.id, EmailParticipant.role != "from"
+    rows: dict[int, Any] = {}
+    phones: dict[int, list[str]] = {}
+    for record in session.execute(_CONTACT_REFS, {"ids": wanted}):
+        rows.setdefault(record.id, record)
+        if record.e164 is not None:
+            phones.setdefault(record.id, []).append(record.e164)
+    refs = []
+    for contact_id in wanted:
+        if (row := rows.get(contact_id)) is None:
+            continue
+        refs.append(
+            ContactRef(
+                id=row.id,
+                email=row.address or "",
+                name=f"{row.first_name} {row.last_name}".strip(),
+                company_id=row.company_id,
+                company_name=(row.company_name or "") if row.company_id else "",
+                phones=tuple(phones.get(contact_id, ())),
+                objecting=row.objecting,
+                subscription=row.subscription,
+                owner_id=row.owner_id,
+            )
         )
-    ).all()
-    loggers = session.scalars(
-        select(UserAddress.email)
-        .join(EmailLogger, EmailLogger.user_id == UserAddress.user_id)
-        .where(EmailLogger.email_id == email.id, UserAddress.is_primary.is_(True))
-    ).all()
+    return refs
+
+
+def emit_email_logged(
+    session: Session,
+    email: Email,
+    team_inbox: str = "",
+    *,
+    links: Sequence[tuple[str, int]] | None = None,
+    recipients: Sequence[str] | None = None,
+    loggers: Sequence[str] | None = None,
+) -> None:
+    """Record that ``email`` (new, with its associations) is on the timeline. What the caller
+    has at hand is not read again: ``links``, its associations as (kind, target id) in the
+    order they were made; ``recipients``, its participants' addresses but the author's;
+    ``loggers``, the primary addresses of the users who logged it."""
+    session.flush()
+    if links is None:
+        links = email_links(session, email.id)
+    by_kind: dict[str, list[int]] = {}
+    for kind, target_id in links:
+        by_kind.setdefault(kind, []).append(target_id)
+    contacts = contact_refs(session, by_kind.get("contact", [])[:MAX_CONTACTS])
+    if recipients is None:
+        recipients = session.scalars(
+            select(EmailParticipant.email).where(
+                EmailParticipant.email_id == email.id, EmailParticipant.role != "from"
+            )
+        ).all()
+    if loggers is None:
+        loggers = session.scalars(
+            select(UserAddress.email)
+            .join(EmailLogger, EmailLogger.user_id == UserAddress.user_id)
+            .where(EmailLogger.email_id == email.id, UserAddress.is_primary.is_(True))
+        ).all()
     emit(
         session,
         EmailLogged(
@@ -91,6 +175,13 @@ def emit_email_logged(session: Session, email: Email, team_inbox: str = "") -> N
             team_inbox=team_inbox,
         ),
     )
+
+
+def email_links(session: Session, email_id: int) -> list[tuple[str, int]]:
+    """The email's associations as (kind, target id), in the order they were made."""
+    rows = session.execute(_LINKS, {"email_id": email_id})
+    kinds = ("contact", "company", "deal", "ticket")
+    return [(kind, dict(zip(kinds, targets, strict=True))[kind]) for kind, *targets in rows]
 
 
 def emit_contact_created(

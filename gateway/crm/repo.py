@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import delete, select
-from sqlalchemy.orm import Session
+from sqlalchemy import and_, bindparam, delete, select
+from sqlalchemy.orm import Session, aliased
 
 from gateway.crm.base import utcnow
 from gateway.crm.mail import AuditEntry
@@ -25,6 +26,73 @@ from gateway.matching.names import blocking_keys
 def contact_id_by_email(session: Session, email: str) -> int | None:
     """The contact owning ``email`` (primary or secondary), if any."""
     return session.scalar(select(ContactEmail.contact_id).where(ContactEmail.email == email))
+
+
+@dataclass(frozen=True)
+class AddressOwner:
+    """The contact an address belongs to, with what the pipeline asks about it."""
+
+    contact_id: int
+    status: str
+    objecting: bool
+    first_name: str
+    last_name: str
+    company_id: int | None
+
+
+def address_owners(session: Session, emails: Iterable[str]) -> dict[str, AddressOwner]:
+    """The contact owning each of ``emails`` that any contact has (primary or secondary,
+    whatever the contact's status), in one query."""
+    wanted = list(dict.fromkeys(emails))
+    if not wanted:
+        return {}
+    rows = session.execute(_OWNERS, {"emails": wanted})
+    return {
+        row.email: AddressOwner(
+            row.id, row.status, bool(row.objecting), row.first_name, row.last_name, row.company_id
+        )
+        for row in rows
+    }
+
+
+_OWNERS = (
+    select(
+        ContactEmail.email,
+        Contact.id,
+        Contact.status,
+        Contact.objecting,
+        Contact.first_name,
+        Contact.last_name,
+        Contact.company_id,
+    )
+    .join(Contact, Contact.id == ContactEmail.contact_id)
+    .where(ContactEmail.email.in_(bindparam("emails", expanding=True)))
+)
+
+
+def users_by_address(
+    session: Session, emails: Iterable[str]
+) -> dict[str, tuple[int, tuple[str, ...]]]:
+    """:func:`user_ids_by_address`, with each user's primary address(es) besides."""
+    wanted = list(dict.fromkeys(emails))
+    if not wanted:
+        return {}
+    found: dict[str, tuple[int, tuple[str, ...]]] = {}
+    for email, user_id, primary in session.execute(_USERS, {"emails": wanted}):
+        _, primaries = found.get(email, (user_id, ()))
+        found[email] = (user_id, (*primaries, primary) if primary is not None else primaries)
+    return found
+
+
+_PRIMARY = aliased(UserAddress)
+_USERS = (
+    select(UserAddress.email, UserAddress.user_id, _PRIMARY.email)
+    .outerjoin(
+        _PRIMARY, and_(_PRIMARY.user_id == UserAddress.user_id, _PRIMARY.is_primary.is_(True))
+    )
+    .where(UserAddress.email.in_(bindparam("emails", expanding=True)))
+    .order_by(UserAddress.email, _PRIMARY.id)
+)
 
 
 def company_id_by_domain(session: Session, domain: str) -> int | None:

@@ -13,11 +13,11 @@ Queries are SQLAlchemy Core on the tables: this is the hot path of every unknown
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Mapping
 from typing import Any
 
 from rapidfuzz import fuzz, process, utils
-from sqlalchemy import Select, literal, select, union_all
+from sqlalchemy import Select, bindparam, literal, select, union_all
 from sqlalchemy.orm import Session
 
 from gateway.crm.people import (
@@ -28,6 +28,7 @@ from gateway.crm.people import (
     ContactNameKey,
     ContactPhone,
 )
+from gateway.crm.repo import AddressOwner
 from gateway.matching.names import canonical, name_similarity, query_keys
 from gateway.matching.score import CandidateRecord, Probe
 
@@ -46,21 +47,35 @@ _phones: Any = ContactPhone.__table__
 _companies: Any = Company.__table__
 _company_domains: Any = CompanyDomain.__table__
 _LIVE = ("active", "suggested")
+# Built once: the hot path's statements need not be constructed and cache-keyed per call.
+_EXACT = (
+    select(_emails.c.contact_id)
+    .join(_contacts, _contacts.c.id == _emails.c.contact_id)
+    .where(_emails.c.email == bindparam("address"), _contacts.c.status.in_(_LIVE))
+)
 
 
 class Directory:
     def __init__(self, session: Session, free_mail: Collection[str]) -> None:
         self.session = session
         self.free_mail = frozenset(free_mail)
+        self._owners: dict[str, int | None] = {}  # what remember() was told, for exact()
 
     def exact(self, address: str) -> int | None:
         """The live contact owning ``address`` (primary or secondary)."""
-        found: int | None = self.session.execute(
-            select(_emails.c.contact_id)
-            .join(_contacts, _contacts.c.id == _emails.c.contact_id)
-            .where(_emails.c.email == address, _contacts.c.status.in_(_LIVE))
-        ).scalar()
+        if address in self._owners:
+            return self._owners[address]
+        found: int | None = self.session.execute(_EXACT, {"address": address}).scalar()
         return found
+
+    def remember(self, owners: Mapping[str, AddressOwner], addresses: Iterable[str]) -> None:
+        """Let :meth:`exact` answer for ``addresses`` from ``owners`` (read by the caller:
+        :func:`gateway.crm.repo.address_owners`) instead of asking the database one by one."""
+        for address in addresses:
+            owner = owners.get(address)
+            self._owners[address] = (
+                owner.contact_id if owner is not None and owner.status in _LIVE else None
+            )
 
     def candidate_ids(
         self, probe: Probe, exclude: Iterable[int] = (), min_similarity: float = 0.0

@@ -16,8 +16,9 @@ legal-basis checks when ``[privacy] require_legal_basis`` is on.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import Row, bindparam, func, literal, or_, select, union_all
 from sqlalchemy.orm import Session
 
 from gateway.addresses import normalize_address
@@ -29,19 +30,35 @@ from gateway.crm import (
     DealContact,
     Email,
     EmailAssociation,
+    EmailParticipant,
     Ticket,
     linking,
     questions,
     repo,
     utcnow,
 )
-from gateway.events import emit_email_logged
+from gateway.events import email_links, emit_email_logged
 from gateway.parsing.classify import normalized_subject
 from gateway.pipeline.context import MessageContext
 from gateway.privacy.legal import open_checks
 
 MAX_THREAD_IDS = 50
 MAX_DEAL_CHOICES = 10
+
+# Built once (every message with contacts runs it): the open deals of the contacts and
+# those of their companies, each half read by index, with which half a row is from.
+_DEAL = (Deal.id, Deal.name, Deal.stage, Deal.updated_at)
+_OPEN_DEALS = union_all(
+    select(*_DEAL, literal(1).label("of_contacts"))
+    .join(DealContact, DealContact.deal_id == Deal.id)
+    .where(
+        DealContact.contact_id.in_(bindparam("contacts", expanding=True)),
+        Deal.status == "open",
+    ),
+    select(*_DEAL, literal(0)).where(
+        Deal.company_id.in_(bindparam("companies", expanding=True)), Deal.status == "open"
+    ),
+)
 
 
 class AssociateStage:
@@ -56,19 +73,35 @@ class AssociateStage:
     def process(self, ctx: MessageContext) -> None:
         if ctx.email_id is None:
             return
-        session, email = ctx.session, ctx.session.get_one(Email, ctx.email_id)
+        session = ctx.session
+        email = ctx.email
+        if email is None or email.id != ctx.email_id:
+            email = session.get_one(Email, ctx.email_id)
         tokens = (ctx.analysis.tokens if ctx.analysis else None) or {}
         thread = _thread_associations(session, email)
-        contacts = _contacts_of(session, email.id)
-        self._tickets(ctx, email, tokens.get("ticket"), thread, contacts)
-        for note in link_deals(session, email, tokens.get("deal"), thread, contacts):
+        # Read once for the rules below (a new email's: what the log stage just wrote).
+        links = ctx.links if ctx.links is not None else email_links(session, email.id)
+        contacts = [target for kind, target in links if kind == "contact"]
+        linked = self._tickets(ctx, email, tokens.get("ticket"), thread, contacts)
+        notes, linked_deal = _link_deals(
+            session, email, tokens.get("deal"), thread, contacts, links=links
+        )
+        for note in notes:
             ctx.note(self.name, note)
         # Last, when the contacts and the tickets (transactional mail) are known.
         for check in open_checks(session, email, self.privacy):
             ctx.note(self.name, f"legal-basis check {check.id}: {check.reason}")
         if ctx.outcome == "logged":  # a new email, not another copy of one
             inbox = self._inbox(ctx)
-            emit_email_logged(session, email, inbox.address if inbox else "")
+            current = None if linked or linked_deal else links  # else read them again
+            emit_email_logged(
+                session,
+                email,
+                inbox.address if inbox else "",
+                links=current,
+                recipients=recipients(email),
+                loggers=_logger_addresses(ctx),
+            )
 
     def _inbox(self, ctx: MessageContext) -> TeamInbox | None:
         for rcpt in ctx.envelope.rcpt_tos:
@@ -83,8 +116,10 @@ class AssociateStage:
         token: str | None,
         thread: Sequence[EmailAssociation],
         contacts: list[int],
-    ) -> None:
+    ) -> bool:
+        """Put the email on its tickets; whether a link was added."""
         session = ctx.session
+        linked = False
         targets: list[tuple[int, str]] = []
         ticket_id = _small_int(token)
         if ticket_id is not None and (ticket := session.get(Ticket, ticket_id)) is not None:
@@ -101,12 +136,14 @@ class AssociateStage:
                 session, email.id, "ticket", ticket_id, reason=reason, confidence=1.0
             ):
                 ctx.note(self.name, f"ticket {ticket_id}: {reason}")
+                linked = True
                 ticket = session.get_one(Ticket, ticket_id)
                 ticket.updated_at = utcnow()
                 if ticket.status == "closed" and email.direction == "inbound":
                     ticket.status = "open"  # the customer wrote again
             for contact_id in contacts:
                 linking.add_ticket_contact(session, ticket_id, contact_id)
+        return linked
 
     def _open_ticket(
         self, session: Session, email: Email, inbox: TeamInbox, contacts: list[int]
@@ -131,6 +168,24 @@ class AssociateStage:
         return ticket
 
 
+def recipients(email: Email) -> list[str]:
+    """The addresses of a new email's participant rows but its author, as the database's
+    unique index (email, role, address) orders them: the rows are all in memory."""
+    return [p.email for p in sorted(email.participants, key=_by_role) if p.role != "from"]
+
+
+def _logger_addresses(ctx: MessageContext) -> list[str] | None:
+    """The primary addresses of a new email's loggers, when the earlier stages read them
+    (None: ask the database)."""
+    if not all(uid in ctx.user_primaries for uid in ctx.logger_ids):
+        return None
+    return [address for uid in ctx.logger_ids for address in ctx.user_primaries[uid]]
+
+
+def _by_role(participant: EmailParticipant) -> tuple[str, str]:
+    return participant.role, participant.email
+
+
 def link_deals(
     session: Session,
     email: Email,
@@ -140,58 +195,50 @@ def link_deals(
 ) -> list[str]:
     """Apply the deal rules to ``email``; what was done, as notes. The first rule that applies
     wins; an email already on a deal is left alone unless a token names another one."""
+    return _link_deals(session, email, token, thread, contacts)[0]
+
+
+def _link_deals(
+    session: Session,
+    email: Email,
+    token: str | None,
+    thread: Sequence[EmailAssociation] | None = None,
+    contacts: list[int] | None = None,
+    *,
+    links: Sequence[tuple[str, int]] | None = None,
+) -> tuple[list[str], bool]:
+    """:func:`link_deals`, and whether a link was added. ``links``: the email's associations
+    as (kind, target id), when the caller has read them (none of them a deal it added)."""
     thread = _thread_associations(session, email) if thread is None else thread
     contacts = _contacts_of(session, email.id) if contacts is None else contacts
+    if links is None:
+        links = email_links(session, email.id)
     targets: list[tuple[int, str]] = []
     if token is not None and (deal_id := _deal_by_token(session, token)) is not None:
         targets = [(deal_id, "deal token")]
-    if not targets and _has_deal(session, email.id):
-        return []
+    if not targets and any(kind == "deal" for kind, _ in links):
+        return [], False
     if not targets:
         found = dict.fromkeys(a.target_id for a in thread if a.kind == "deal")
         targets = [(deal_id, "same thread") for deal_id in found]
     if not targets and contacts:
-        open_deals = _open_deals(session, DealContact.contact_id.in_(contacts), join_contacts=True)
+        companies = [t for kind, t in links if kind == "company"]
+        open_deals, company_deals = _open_deals_of(session, contacts, companies)
         if len(open_deals) == 1:
             targets = [(open_deals[0].id, "contact's only open deal")]
         elif len(open_deals) > 1:
             _ask_which_deal(session, email, open_deals)
-            return [f"which deal? {len(open_deals)} open deals"]
-        else:
-            targets = _company_deal(session, email.id)
+            return [f"which deal? {len(open_deals)} open deals"], False
+        elif len(company_deals) == 1:
+            targets = [(company_deals[0].id, "company's only open deal")]
     notes = []
     for deal_id, reason in targets:
         if linking.associate(session, email.id, "deal", deal_id, reason=reason, confidence=1.0):
             notes.append(f"deal {deal_id}: {reason}")
-    return notes
+    return notes, bool(notes)
 
 
-def _has_deal(session: Session, email_id: int) -> bool:
-    return (
-        session.scalar(
-            select(EmailAssociation.id)
-            .where(EmailAssociation.email_id == email_id, EmailAssociation.kind == "deal")
-            .limit(1)
-        )
-        is not None
-    )
-
-
-def _company_deal(session: Session, email_id: int) -> list[tuple[int, str]]:
-    companies = list(
-        session.scalars(
-            select(EmailAssociation.company_id).where(
-                EmailAssociation.email_id == email_id, EmailAssociation.kind == "company"
-            )
-        )
-    )
-    if not companies:
-        return []
-    deals = _open_deals(session, Deal.company_id.in_(companies))
-    return [(deals[0].id, "company's only open deal")] if len(deals) == 1 else []
-
-
-def _ask_which_deal(session: Session, email: Email, deals: list[Deal]) -> None:
+def _ask_which_deal(session: Session, email: Email, deals: Sequence[Row[Any]]) -> None:
     questions.ask(
         session,
         "which_deal",
@@ -257,9 +304,16 @@ def _small_int(text: str | None) -> int | None:
     return int(text)
 
 
-def _open_deals(session: Session, condition: object, *, join_contacts: bool = False) -> list[Deal]:
-    query = select(Deal).where(Deal.status == "open")
-    if join_contacts:
-        query = query.join(DealContact, DealContact.deal_id == Deal.id)
-    query = query.where(condition).distinct().order_by(Deal.updated_at.desc(), Deal.id.desc())  # type: ignore[arg-type]
-    return list(session.scalars(query))
+def _open_deals_of(
+    session: Session, contacts: list[int], companies: list[int]
+) -> tuple[list[Row[Any]], list[Row[Any]]]:
+    """The open deals of ``contacts`` and the open deals of ``companies`` (id, name, stage,
+    updated_at), each newest first, read in one query."""
+    halves: tuple[dict[int, Row[Any]], dict[int, Row[Any]]] = ({}, {})
+    for row in session.execute(_OPEN_DEALS, {"contacts": contacts, "companies": companies}):
+        halves[0 if row.of_contacts else 1].setdefault(row.id, row)
+    return _newest_first(halves[0]), _newest_first(halves[1])
+
+
+def _newest_first(deals: dict[int, Row[Any]]) -> list[Row[Any]]:
+    return sorted(deals.values(), key=lambda d: (d.updated_at, d.id), reverse=True)

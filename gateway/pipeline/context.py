@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
 from sqlalchemy.orm import Session
 
+from gateway.crm import repo
 from gateway.parsing import ParsedMessage, Participant, Person
 from gateway.parsing.analysis import Analysis
 from gateway.spool import Envelope
 
 if TYPE_CHECKING:
+    from gateway.crm import Email
     from gateway.matching.resolve import Decision
     from gateway.plugin_host import PluginHost
     from gateway.privacy.rules import Verdict
@@ -52,10 +55,49 @@ class MessageContext:
     # The id of the email this message already is (same Message-ID and body): another copy.
     duplicate_of: int | None = None
     email_id: int | None = None
+    # The row ``email_id`` names, kept by the log stage for the stages after it (the session's
+    # identity map holds its objects weakly: without this, each stage would read it again).
+    email: Email | None = None
+    # The associations of a new email as (kind, target id), in the order the log stage made
+    # them; None when they must be read from the database (another copy of an email).
+    links: list[tuple[str, int]] | None = None
     outcome: str | None = None
     notes: list[tuple[str, str]] = field(default_factory=list)
     # The enabled plugins (their in-pipeline hooks); None when none are loaded.
     plugins: PluginHost | None = None
+    # Registered-user lookups already made for this message (address -> user id or None):
+    # verify, privacy and match ask about the same people, in one transaction.
+    known_users: dict[str, int | None] = field(default_factory=dict, repr=False)
+    user_primaries: dict[int, tuple[str, ...]] = field(default_factory=dict, repr=False)
+    # ... and contact lookups by address (read before this message's writes: the log stage
+    # adds addresses, so only the stages before it may use them).
+    known_owners: dict[str, repo.AddressOwner | None] = field(default_factory=dict, repr=False)
+
+    def user_ids(self, emails: Iterable[str]) -> dict[str, int]:
+        """:func:`gateway.crm.repo.user_ids_by_address`, asking the database only about
+        addresses not looked up yet for this message (and remembering the users' primary
+        addresses in :attr:`user_primaries`)."""
+        wanted = list(dict.fromkeys(emails))
+        missing = [e for e in wanted if e not in self.known_users]
+        if missing:
+            found = repo.users_by_address(self.session, missing)
+            for email in missing:
+                user_id, primaries = found.get(email, (None, ()))
+                self.known_users[email] = user_id
+                if user_id is not None:
+                    self.user_primaries[user_id] = primaries
+        return {e: uid for e in wanted if (uid := self.known_users[e]) is not None}
+
+    def owners(self, emails: Iterable[str]) -> dict[str, repo.AddressOwner]:
+        """:func:`gateway.crm.repo.address_owners`, asking the database only about addresses
+        not looked up yet for this message (privacy asks about objections, match about the
+        same people's contacts)."""
+        wanted = list(dict.fromkeys(emails))
+        missing = [e for e in wanted if e not in self.known_owners]
+        if missing:
+            found = repo.address_owners(self.session, missing)
+            self.known_owners.update((e, found.get(e)) for e in missing)
+        return {e: owner for e in wanted if (owner := self.known_owners[e]) is not None}
 
     def note(self, stage: str, text: str) -> None:
         """Record a decision so "why was this logged like that?" has an answer."""

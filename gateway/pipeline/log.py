@@ -7,6 +7,7 @@ from collections import Counter
 from datetime import UTC, datetime
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from gateway.addresses import normalize_address
@@ -14,6 +15,7 @@ from gateway.config import Config
 from gateway.crm import (
     Contact,
     Email,
+    EmailAssociation,
     EmailAttachment,
     EmailLogger,
     EmailParticipant,
@@ -29,6 +31,10 @@ from gateway.pipeline.context import MessageContext
 from gateway.privacy.keys import hash_key
 from gateway.privacy.legal import propose_basis
 from gateway.privacy.store import protect
+
+_ASSOCIATIONS: Any = EmailAssociation.__table__
+# The decisions that link the participant to a contact that already exists.
+LINKING = (linking.LINKED, linking.AUTO_LINKED)
 
 
 class LogStage:
@@ -51,7 +57,8 @@ class LogStage:
         if ctx.duplicate_of is not None:
             existing = ctx.session.get_one(Email, ctx.duplicate_of)
             added = self._add_loggers(ctx, existing)
-            ctx.email_id, ctx.outcome = existing.id, "duplicate"
+            ctx.email_id, ctx.email, ctx.outcome = existing.id, existing, "duplicate"
+            ctx.links = None  # made by earlier copies: read them from the database
             repo.audit(
                 ctx.session, "worker", "email.duplicate", "email", existing.id,
                 entry=ctx.entry_id, new_loggers=added,
@@ -60,21 +67,33 @@ class LogStage:
         email = self._email(ctx)
         if ctx.privacy is not None:
             protect(email, ctx.privacy, self.privacy, lambda: hash_key(ctx.session, self.privacy))
-        ctx.session.add(email)
-        ctx.session.flush()
-        self._add_loggers(ctx, email)
         by_address: dict[str, list[EmailParticipant]] = {}
         for participant in email.participants:
             by_address.setdefault(participant.email, []).append(participant)
+        # What matching decided goes into the participant rows before they are first written
+        # (one INSERT each, no UPDATE after); only a contact created below is filled in later.
         for decision in ctx.matches:
-            contact_id = self._apply(ctx, email.id, decision)
             for row in by_address.get(decision.email, []):
-                row.contact_id = contact_id
+                row.contact_id = decision.contact_id if decision.outcome in LINKING else None
                 row.outcome = decision.outcome
                 row.reason = decision.reason[:300]
                 row.confidence = decision.confidence
+        ctx.session.add(email)
         ctx.session.flush()
-        ctx.email_id, ctx.outcome = email.id, "logged"
+        # The known contacts the decisions link to that the earlier stages did not read
+        # enough of, in one query, kept referenced while the stage needs them.
+        known = self._contacts(ctx)
+        links = _Links(email.id)
+        for decision in ctx.matches:
+            contact_id = self._apply(ctx, email.id, decision, links)
+            if decision.outcome == linking.CREATED:
+                for row in by_address.get(decision.email, []):
+                    row.contact_id = contact_id
+        links.write(ctx.session)
+        ctx.session.flush()
+        del known
+        ctx.email_id, ctx.email, ctx.outcome = email.id, email, "logged"
+        ctx.links = [(row["kind"], row[f"{row['kind']}_id"]) for row in links.rows]
         outcomes: dict[str, Any] = dict(sorted(Counter(d.outcome for d in ctx.matches).items()))
         if ctx.privacy is not None:
             # Rule names and a count: who was left out is not written down anywhere.
@@ -85,20 +104,40 @@ class LogStage:
             entry=ctx.entry_id, **outcomes,
         )  # fmt: skip
 
-    def _apply(self, ctx: MessageContext, email_id: int, decision: Decision) -> int | None:
+    @staticmethod
+    def _contacts(ctx: MessageContext) -> list[Contact]:
+        ids = sorted(
+            {
+                d.contact_id
+                for d in ctx.matches
+                if d.outcome in LINKING and d.contact_id and _learns(d, _owner(ctx, d))
+            }
+        )
+        if not ids:
+            return []
+        return list(ctx.session.scalars(select(Contact).where(Contact.id.in_(ids))))
+
+    def _apply(
+        self, ctx: MessageContext, email_id: int, decision: Decision, links: _Links
+    ) -> int | None:
         """Carry out one decision; the contact the participant ends up linked to, if any."""
         session = ctx.session
-        if decision.outcome in (linking.LINKED, linking.AUTO_LINKED):
+        if decision.outcome in LINKING:
             assert decision.contact_id is not None
             if decision.outcome == linking.AUTO_LINKED:
                 linking.add_address(
                     session, decision.contact_id, decision.email, "worker", decision.reason
                 )
+            owner = _owner(ctx, decision)
+            if owner is not None:
+                company_id = owner.company_id
+            else:
+                known = session.get(Contact, decision.contact_id)  # read by _contacts
+                company_id = known.company_id if known is not None else None
             confidence = decision.confidence or 1.0
-            linking.link_contact(
-                session, email_id, decision.contact_id, decision.reason, confidence
-            )
-            self._learn(session, decision, email_id)
+            links.contact(decision.contact_id, company_id, decision.reason, confidence)
+            if _learns(decision, owner):
+                self._learn(session, decision, email_id)
             return decision.contact_id
         if decision.outcome == linking.CREATED:
             assert decision.new is not None
@@ -114,7 +153,7 @@ class LogStage:
             )
             # A person bccrm put in the CRM: the default basis, proposed; Art. 14 notice due.
             propose_basis(contact, self.privacy, utcnow())
-            linking.link_contact(session, email_id, contact.id, "new contact", 1.0)
+            links.contact(contact.id, contact.company_id, "new contact", 1.0)
             return contact.id
         if decision.outcome == linking.SUGGESTED:
             assert decision.new is not None
@@ -193,9 +232,21 @@ class LogStage:
             privacy_level="full",
             auth=ctx.auth or {"transport": ctx.envelope.transport},
             defects=analysis.defects,
+            # Every column given (the defaults, until matching's decision is applied): rows
+            # with the same columns go to the database together, in one statement.
             participants=[
-                EmailParticipant(role=p.role, email=p.email, name=p.name) for p in ctx.participants
+                EmailParticipant(
+                    role=p.role,
+                    email=p.email,
+                    name=p.name,
+                    contact_id=None,
+                    outcome="",
+                    reason="",
+                    confidence=None,
+                )
+                for p in ctx.participants
             ],
+            loggers=[EmailLogger(user_id=uid, logged_at=utcnow()) for uid in ctx.logger_ids],
             attachments=[
                 EmailAttachment(
                     filename=a.filename, content_type=a.content_type, size=a.size, sha256=a.sha256
@@ -210,3 +261,57 @@ class LogStage:
         email.loggers.extend(EmailLogger(user_id=uid, logged_at=utcnow()) for uid in new)
         ctx.session.flush()
         return len(new)
+
+
+def _owner(ctx: MessageContext, decision: Decision) -> repo.AddressOwner | None:
+    """The decision's contact as the privacy and match stages read it by address (an exact
+    match's): its company and name. The log stage changes neither the company of a contact
+    nor a name that is not empty, so this is still what the database holds."""
+    owner = ctx.known_owners.get(decision.email)
+    return owner if owner is not None and owner.contact_id == decision.contact_id else None
+
+
+def _learns(decision: Decision, owner: repo.AddressOwner | None) -> bool:
+    """Whether :meth:`LogStage._learn` has anything to do (without ``owner``: maybe)."""
+    if owner is None or decision.signature is not None:
+        return True
+    return not owner.first_name and not owner.last_name and bool(decision.name)
+
+
+class _Links:
+    """The new email's contact and company links, in the order :func:`linking.link_contact`
+    would add them one by one, written in one statement. The email is new in this
+    transaction, so the only links it can already have are these: no need to ask the
+    database whether each exists."""
+
+    def __init__(self, email_id: int) -> None:
+        self.email_id = email_id
+        self.rows: list[dict[str, Any]] = []
+        self.seen: set[tuple[str, int]] = set()
+
+    def contact(
+        self, contact_id: int, company_id: int | None, reason: str, confidence: float
+    ) -> None:
+        """Put the email on the contact's timeline and on its company's."""
+        self._add("contact", contact_id, reason, confidence)
+        if company_id is not None:
+            self._add("company", company_id, "contact's company", confidence)
+
+    def _add(self, kind: str, target_id: int, reason: str, confidence: float) -> None:
+        if (kind, target_id) in self.seen:
+            return
+        self.seen.add((kind, target_id))
+        row: dict[str, Any] = dict.fromkeys(("contact_id", "company_id", "deal_id", "ticket_id"))
+        row |= {
+            "email_id": self.email_id,
+            "kind": kind,
+            f"{kind}_id": target_id,
+            "reason": reason[:200],
+            "confidence": round(confidence, 3),
+            "created_at": utcnow(),
+        }
+        self.rows.append(row)
+
+    def write(self, session: Session) -> None:
+        if self.rows:
+            session.execute(_ASSOCIATIONS.insert(), self.rows)  # Core: one executemany

@@ -7,7 +7,7 @@ A bounce marks the addresses that failed on their contacts and is not logged.
 
 from __future__ import annotations
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 
 from gateway.addresses import mask_address
 from gateway.config import Config
@@ -18,6 +18,8 @@ from gateway.parsing import is_internal
 from gateway.parsing.dsn import bounced_recipients
 from gateway.pipeline.context import MessageContext
 from gateway.pipeline.privacy import find_loggers
+
+_DUPLICATE = select(Email.id).where(Email.dedup_key == bindparam("key"))  # built once
 
 
 class MatchStage:
@@ -36,9 +38,7 @@ class MatchStage:
             ctx.logger_ids = find_loggers(ctx, parsed.sender.email)
         ctx.note(self.name, "logged by a registered user" if ctx.logger_ids else "no registered "
                  "user logged this copy")  # fmt: skip
-        ctx.duplicate_of = ctx.session.scalar(
-            select(Email.id).where(Email.dedup_key == parsed.dedup_key)
-        )
+        ctx.duplicate_of = ctx.session.scalar(_DUPLICATE, {"key": parsed.dedup_key})
         if ctx.duplicate_of is not None:
             ctx.note(self.name, "another copy of an email already logged")
             return
@@ -53,8 +53,16 @@ class MatchStage:
             ctx.note(self.name, "anonymous: people are not matched")
             return
         resolver = Resolver(self.config, ctx.session)
-        users = repo.user_ids_by_address(ctx.session, [p.email for p in ctx.participants])
+        users = ctx.user_ids(p.email for p in ctx.participants)
         author = ctx.author.email if ctx.author else ""
+        external = [
+            address
+            for address in dict.fromkeys(p.email for p in ctx.participants)
+            if address not in users and not is_internal(address, self.org_domains)
+        ]
+        # One query for all of them (none when the privacy stage asked already).
+        chosen = external[: self.max_people]
+        resolver.directory.remember(ctx.owners(chosen), chosen)
         seen: set[str] = set()
         for participant in ctx.participants:
             address = participant.email

@@ -26,7 +26,7 @@ class PrivacyStage:
         assert parsed.sender is not None and analysis is not None
         ctx.logger_ids = find_loggers(ctx, parsed.sender.email)
         emails = [p.email for p in ctx.participants]
-        users = repo.user_ids_by_address(ctx.session, emails)
+        users = ctx.user_ids(emails)
         facts = Facts(
             session=ctx.session,
             participants=list(ctx.participants),
@@ -37,6 +37,7 @@ class PrivacyStage:
             private_token=bool(analysis.tokens.get("private")),
             crm_log_header=parsed.headers.get("x-crm-log", "").strip().lower()[:20],
             route_level=self._route_level(ctx),
+            owners=ctx.owners,
         )
         verdict = Verdict()
         for rule in self._rules(ctx):
@@ -75,7 +76,7 @@ def find_loggers(ctx: MessageContext, author: str) -> list[int]:
     whichever is first found among registered user addresses."""
     raw = (ctx.envelope.auth_user, ctx.envelope.token_user, ctx.envelope.mail_from, author)
     candidates = [a for a in (normalize_address(x or "") for x in raw) if a]
-    found = repo.user_ids_by_address(ctx.session, candidates)
+    found = ctx.user_ids(candidates)
     for address in candidates:
         if address in found:
             return [found[address]]

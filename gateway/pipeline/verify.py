@@ -144,7 +144,7 @@ class VerifyStage:
         assert parsed.sender is not None
         author = parsed.sender.email
         people = [p.email for p in parsed.participants if p.role != "from"]
-        registered = repo.user_ids_by_address(ctx.session, [author, *people, *filter(None, [user])])
+        registered = ctx.user_ids([author, *people, *filter(None, [user])])
         if user is not None:
             own = set(repo.addresses_of_user(ctx.session, user))
             if claims_us and author not in own:

@@ -16,6 +16,7 @@ from gateway.config_privacy import PrivacyConfig
 from gateway.crm import Setting
 
 KEY_SETTING = "privacy.hash_key"
+_STORED = select(Setting.value).where(Setting.key == KEY_SETTING)  # built once: every message
 
 
 def hash_key(session: Session, config: PrivacyConfig) -> bytes:
@@ -23,14 +24,14 @@ def hash_key(session: Session, config: PrivacyConfig) -> bytes:
     creating it at once agree through the primary key)."""
     if config.hash_key:
         return config.hash_key.encode()
-    stored = session.scalar(select(Setting.value).where(Setting.key == KEY_SETTING))
+    stored = session.scalar(_STORED)
     if stored is None:
         try:
             with session.begin_nested():
                 session.add(Setting(key=KEY_SETTING, value=secrets.token_hex(32)))
         except IntegrityError:
             pass
-        stored = session.scalar(select(Setting.value).where(Setting.key == KEY_SETTING))
+        stored = session.scalar(_STORED)
     assert stored is not None
     return stored.encode()
 

@@ -14,13 +14,14 @@ from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from gateway.addresses import domain_of
 from gateway.config import Config
 from gateway.config_privacy import LEVELS
 from gateway.crm import Contact, ContactEmail, NeverLog, Suppression
+from gateway.crm.repo import AddressOwner
 from gateway.parsing import Participant, is_internal
 from gateway.privacy.keys import address_hash, hash_key
 
@@ -64,6 +65,9 @@ class Facts:
     private_token: bool  # log+private@
     crm_log_header: str  # X-CRM-Log, lower case
     route_level: str  # the route's privacy level
+    # The contacts owning addresses (gateway.crm.repo.address_owners, remembered for the
+    # message); None: the rules ask the database themselves.
+    owners: Callable[[Collection[str]], dict[str, AddressOwner]] | None = None
 
 
 class Rule(Protocol):
@@ -71,6 +75,15 @@ class Rule(Protocol):
     description: str
 
     def check(self, facts: Facts, verdict: Verdict) -> None: ...
+
+
+# The statements every message runs, built once.
+_SUPPRESSED = select(Suppression.address_hash, Suppression.reason).where(
+    Suppression.address_hash.in_(bindparam("hashes", expanding=True))
+)
+_NEVER_LOG = select(NeverLog.kind, NeverLog.value).where(
+    NeverLog.scope.in_(bindparam("scopes", expanding=True))
+)
 
 
 class Suppressed:
@@ -87,11 +100,7 @@ class Suppressed:
             return
         key = hash_key(facts.session, self.privacy)
         hashes = {address_hash(key, a): a for a in facts.external}
-        rows = facts.session.execute(
-            select(Suppression.address_hash, Suppression.reason).where(
-                Suppression.address_hash.in_(sorted(hashes))
-            )
-        ).all()
+        rows = facts.session.execute(_SUPPRESSED, {"hashes": sorted(hashes)}).all()
         erased = {hashes[h] for h, reason in rows if reason == "erased"}
         verdict.excluded |= erased
         if any(reason == "objected" for _, reason in rows):
@@ -109,9 +118,7 @@ class NeverLogList:
 
     def check(self, facts: Facts, verdict: Verdict) -> None:
         scopes = ["org", *(f"user:{uid}" for uid in facts.user_ids)]
-        entries = facts.session.execute(
-            select(NeverLog.kind, NeverLog.value).where(NeverLog.scope.in_(scopes))
-        ).all()
+        entries = facts.session.execute(_NEVER_LOG, {"scopes": scopes}).all()
         addresses = {v for k, v in entries if k == "address"}
         domains = [v for k, v in entries if k == "domain"]
         hits = {
@@ -191,8 +198,19 @@ class Objection:
 
     def check(self, facts: Facts, verdict: Verdict) -> None:
         remaining = [a for a in facts.external if a not in verdict.excluded]
-        hit = bool(remaining) and (
-            facts.session.scalar(
+        if remaining and facts.owners is not None:
+            owners = facts.owners(remaining)  # the match stage asks about them next
+            hit = any(o.objecting for a in remaining if (o := owners.get(a)) is not None)
+        else:
+            hit = bool(remaining) and self._objecting(facts.session, remaining)
+        if hit:
+            verdict.raise_level("metadata", self.name)
+        verdict.record(self.name, hit, "metadata" if hit else "")
+
+    @staticmethod
+    def _objecting(session: Session, remaining: list[str]) -> bool:
+        return (
+            session.scalar(
                 select(ContactEmail.id)
                 .join(Contact, Contact.id == ContactEmail.contact_id)
                 .where(ContactEmail.email.in_(remaining), Contact.objecting.is_(True))
@@ -200,9 +218,6 @@ class Objection:
             )
             is not None
         )
-        if hit:
-            verdict.raise_level("metadata", self.name)
-        verdict.record(self.name, hit, "metadata" if hit else "")
 
 
 class NothingLeft:
