@@ -40,6 +40,8 @@ from prometheus_client.metrics_core import GaugeMetricFamily, Metric
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.process_collector import ProcessCollector
 
+from gateway.errors import log_failure
+
 if TYPE_CHECKING:  # the edge and the pipeline import this module: keep it light
     from gateway.services.health import Health
 
@@ -137,7 +139,7 @@ class HealthCollector:
         try:
             health = self.summary()
         except Exception as exc:  # a scrape must answer, whatever failed underneath
-            log.warning("health summary failed (%s)", type(exc).__name__)
+            log_failure(log, logging.WARNING, "health summary failed", exc)
             yield _gauge("bccrm_up", "Parts of bccrm that could be read", 0, part="health")
             return
         yield from _spool_gauges(health)

@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from gateway.config import Config
 from gateway.config_reader import ConfigError
 from gateway.crm import utcnow
+from gateway.errors import log_failure
 from gateway.hooks import (
     ENRICH_FIELDS,
     ENTRY_POINT_GROUP,
@@ -238,6 +239,5 @@ class PluginHost:
             return self.call(impl, context=self.contexts[name], **kwargs)
         except Exception as exc:
             self.failures[f"{name}.{hook}"] += 1
-            log.warning("plugin %s: %s failed: %s", name, hook, type(exc).__name__)
-            log.debug("plugin %s: %s failed", name, hook, exc_info=True)
+            log_failure(log, logging.WARNING, f"plugin {name}: {hook} failed", exc)
             return None

@@ -35,7 +35,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from gateway import faults
+from gateway.faults import fault_point
+
 log = logging.getLogger("bccrm.spool")
+
+# A partial entry untouched this long was abandoned by a killed writer (edge, mailgate, ingest).
+ABANDONED_AFTER = 3600.0
 
 MAGIC = b"BCCRM1 "
 SUBDIRS = ("tmp", "new", "cur", "quarantine")
@@ -50,7 +56,8 @@ class SpoolError(Exception):
 
     @property
     def disk_full(self) -> bool:
-        return self.errno in (errno.ENOSPC, errno.EDQUOT)
+        # EFBIG: a file-size limit (RLIMIT_FSIZE, a quota on the file) stops the write too.
+        return self.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
 
 
 @dataclass(frozen=True)
@@ -159,6 +166,7 @@ class EntryWriter:
             self.handle.flush()
             self.spool.fsync(self.handle.fileno())
             self.handle.close()
+            fault_point("spool-before-rename")
             os.rename(self.path, self.spool.new / self.entry_id)
             _fsync_dir(self.spool.new)
         except OSError as exc:
@@ -180,7 +188,7 @@ class Spool:
     """The spool directory; safe for one edge and several workers on the same node."""
 
     # The write layer's fsync; a seam for fault injection (EIO, ENOSPC) in tests.
-    fsync: Callable[[int], None] = staticmethod(os.fsync)
+    fsync: Callable[[int], None] = staticmethod(faults.fsync)
 
     def __init__(self, root: Path) -> None:
         self.root = root
@@ -298,6 +306,21 @@ class Spool:
         os.rename(claim.path, target)
         _fsync_dir(self.quarantine_dir)
         claim.handle.close()
+
+    def sweep_tmp(self, max_age: float = ABANDONED_AFTER, now: float | None = None) -> int:
+        """Remove partial entries nobody is writing any more (a writer killed between its
+        first byte and the rename into ``new/``); return how many. Nothing in ``tmp/`` was
+        ever answered 250, so nothing accepted is lost. A live writer touches its file at
+        least every SMTP timeout, well within ``max_age``."""
+        limit = (time.time() if now is None else now) - max_age
+        removed = 0
+        with os.scandir(self.tmp) as it:
+            for item in it:
+                with contextlib.suppress(FileNotFoundError):
+                    if item.stat().st_mtime < limit:
+                        os.unlink(item.path)
+                        removed += 1
+        return removed
 
     def recover(self) -> int:
         """Put entries claimed by dead workers back into ``new/``; return how many."""

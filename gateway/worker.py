@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from gateway import metrics
 from gateway.config import WorkerConfig
 from gateway.crm import repo
+from gateway.errors import describe, log_failure
 from gateway.faults import fault_point
 from gateway.outbox import Dispatcher
 from gateway.pipeline import MessageProcessor
@@ -35,6 +36,7 @@ MIN_BACKOFF, MAX_BACKOFF = 1.0, 60.0
 TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (OperationalError,)
 DISPATCH_INTERVAL = 1.0  # seconds between plugin delivery passes while mail flows
 TICK_INTERVAL = 60.0  # seconds between bccrm_tick calls
+SWEEP_INTERVAL = 600.0  # seconds between removals of abandoned partial spool entries
 
 
 class Worker:
@@ -52,6 +54,7 @@ class Worker:
         self.dispatcher = dispatcher
         self._next_dispatch = 0.0
         self._next_tick = 0.0
+        self._next_sweep = 0.0
         self.spool = spool
         self.processor = processor
         self.sessions = sessions
@@ -86,6 +89,7 @@ class Worker:
         while not self.stopping.is_set():
             claimed = self.drain_once()
             self.plugins_pass()
+            self.sweep()
             if self.degraded:
                 # The database is failing: pause instead of claiming entry after entry.
                 self.stopping.wait(backoff)
@@ -110,7 +114,19 @@ class Worker:
                 self.dispatcher.host.tick(self.dispatcher.host.now())
                 self.dispatcher.prune()
         except Exception as exc:  # the database is down: the outbox keeps, try next pass
-            log.warning("plugin deliveries postponed: %s", type(exc).__name__)
+            log_failure(log, logging.WARNING, "plugin deliveries postponed", exc)
+
+    def sweep(self) -> None:
+        """Now and then, remove partial spool entries a killed writer left in ``tmp/``."""
+        now = time.monotonic()
+        if now < self._next_sweep:
+            return
+        self._next_sweep = now + SWEEP_INTERVAL
+        try:
+            if swept := self.spool.sweep_tmp():
+                log.info("removed %d partial spool entries abandoned by a killed writer", swept)
+        except OSError as exc:
+            log_failure(log, logging.WARNING, "spool sweep failed", exc)
 
     def drain_once(self) -> int:
         """Process every entry that is due now; return how many were claimed."""
@@ -173,18 +189,12 @@ class Worker:
         self._count("retried")
 
     def _failed(self, claim: Claim, exc: Exception) -> None:
-        # The class name only: exception text may quote message content or SQL.
-        log.warning(
-            "entry %s: attempt %d failed (%s)",
-            claim.entry_id,
-            claim.attempt,
-            type(exc).__name__,
-            exc_info=log.isEnabledFor(logging.DEBUG),
+        # A fixed phrase: the exception's class and text stay at DEBUG (they may quote mail).
+        log_failure(
+            log, logging.WARNING, f"entry {claim.entry_id}: attempt {claim.attempt} failed", exc
         )
         if claim.attempt >= self.config.max_attempts:
-            self._quarantine(
-                claim, f"processing failed {claim.attempt} times ({type(exc).__name__})"
-            )
+            self._quarantine(claim, f"processing failed {claim.attempt} times ({describe(exc)})")
         else:
             self.spool.retry(claim, self.config.retry_delay * claim.attempt)
             self._count("retried")

@@ -579,6 +579,6 @@ def bccrm_email_logged(event: EmailLogged, context: PluginContext) -> None:
     try:
         sync.email(event)
     except HubSpotError as exc:
-        # The outbox keeps only the class name; the status and HubSpot's category go here.
-        context.log.warning("email %s not synced: %s (%s)", event.email_id, exc, type(exc).__name__)
+        # The status and HubSpot's category (never HubSpot's message, which can echo data).
+        context.log.warning("email %s not synced: %s", event.email_id, exc)
         raise

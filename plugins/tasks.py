@@ -62,6 +62,7 @@ from gateway.crm import (
     Task,
     repo,
 )
+from gateway.errors import describe
 from gateway.hooks import ContactCreated, EmailLogged, PluginContext, RetryLater, hookimpl
 from gateway.services.tasks import NewTask, add_task, primary_addresses, task_title
 
@@ -746,7 +747,7 @@ def notify(context: PluginContext, relay: Relay, notice: Notice) -> bool:
     except (OSError, smtplib.SMTPException) as exc:
         counts["notify_failed"] += 1
         context.state["relay_paused_until"] = time.monotonic() + RELAY_PAUSE
-        context.log.warning("task %s: owner not notified: %s", notice.task_id, type(exc).__name__)
+        context.log.warning("task %s: owner not notified: %s", notice.task_id, describe(exc))
         _audit(context, "task.notify_failed", notice.task_id, error=type(exc).__name__)
         return False
     counts["notified"] += 1

@@ -118,10 +118,10 @@ def _run(args: argparse.Namespace, config: Config) -> int:
         # The reader went away (`bccrm export --json | head`): not an error of ours.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return EXIT_FAILED
-    except OperationalError as exc:
+    except OperationalError:
         print(
-            f"bccrm: cannot use the database ({type(exc.orig).__name__}); check "
-            "[database] url and that the server is running",
+            "bccrm: cannot use the database (unreachable, or it refused the connection); "
+            "check [database] url and that the server is running",
             file=sys.stderr,
         )
         return EXIT_FAILED

@@ -58,7 +58,15 @@ def register(commands: Any) -> None:
 
 
 def worker(args: argparse.Namespace, config: Config) -> int:
-    app = open_app(config)
+    app = open_app(config, check=False)
+    try:
+        check_schema(app.engine)
+    except OperationalError:
+        if args.drain:
+            raise
+        # Like the edge: an outage must not stop the unit (systemd would give up restarting
+        # it); the worker backs off and processes the spool when the database is back.
+        log.warning("database unreachable; the worker will retry until it is back")
     instance = app.worker()
     if args.drain:
         instance.spool.ensure()
@@ -92,6 +100,8 @@ def serve(args: argparse.Namespace, config: Config) -> int:
         # until it is back. Refusing to start would turn a database outage into bounces.
         log.warning("database unreachable; accepting mail anyway, the worker will retry")
     app.spool.ensure()
+    if swept := app.spool.sweep_tmp():
+        log.info("removed %d partial spool entries abandoned by a killed writer", swept)
     _start_metrics(config, app)  # a daemon thread: it ends with the process
     # The edge keeps the engine for token and SMTP AUTH lookups only; the worker opens its own.
     credentials = EdgeCredentials(CredentialService(app.sessions, actor="smtp"))

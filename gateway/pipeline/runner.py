@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from gateway import metrics
+from gateway import faults, metrics
 from gateway.config import Config
 from gateway.crm import repo
 from gateway.faults import fault_point
@@ -130,5 +130,7 @@ class MessageProcessor:
                 if before_commit is not None:
                     before_commit(ctx)
                 fault_point("before-commit")
+                if faults.armed("inside-commit"):
+                    faults.kill_inside_commit(session)
                 session.commit()
             return Outcome(ctx.outcome or "dropped", ctx.email_id, notes=tuple(ctx.notes))

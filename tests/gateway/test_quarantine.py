@@ -114,7 +114,7 @@ def test_poison_message_is_listed_with_its_failure(app: App, cli: Cli) -> None:
         pass
     [entry] = cli.json("list")
     assert entry["id"] == entry_id
-    assert entry["reason"] == "processing failed 3 times (ValueError)"
+    assert entry["reason"] == "processing failed 3 times (internal error)"
     assert entry["attempts"] == 3
     assert (entry["from_address"], entry["subject"]) == ("anna@example.com", "Oferta")
 
