@@ -17,6 +17,8 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from gateway.addresses import mask_address
 from gateway.config_trust import LimitsConfig
+from gateway.errors import log_failure
+from gateway.faults import error_point
 from gateway.smtp import replies
 from gateway.smtp.credentials import EdgeCredentials
 from gateway.smtp.routing import Router
@@ -80,6 +82,7 @@ class GatewayHandler:
     async def handle_RCPT(
         self, server: Any, session: Any, envelope: Any, address: str, rcpt_options: list[str]
     ) -> str:
+        error_point("smtp-handler-error")
         if len(envelope.rcpt_tos) >= self.limits.max_recipients:
             return replies.TOO_MANY_RECIPIENTS
         route = self.router.route(address)
@@ -102,10 +105,15 @@ class GatewayHandler:
     async def _token_rcpt(self, session: Any, envelope: Any, address: str, token: str) -> str:
         if self.credentials is None:
             return replies.NOT_AUTHORIZED
+        if not token.isascii() or not token.isprintable():
+            # Tokens bccrm issues are URL-safe ASCII; 8-bit bytes arrive as lone surrogates,
+            # which no database driver can encode. Such a token can never match.
+            log.info("refused malformed logging token from %s", peer_ip(session))
+            return replies.NOT_AUTHORIZED
         try:
             user = await self.credentials.user_for_token(token)
         except SQLAlchemyError as exc:
-            log.error("token lookup failed (%s)", type(exc).__name__)
+            log_failure(log, logging.ERROR, "token lookup failed", exc)
             return replies.INTERNAL_ERROR
         if user is None:
             log.info("refused unknown logging token from %s", peer_ip(session))
@@ -126,7 +134,7 @@ class GatewayHandler:
                 login.decode("utf-8", "replace"), password.decode("utf-8", "replace")
             )
         except SQLAlchemyError as exc:
-            log.error("password check failed (%s)", type(exc).__name__)
+            log_failure(log, logging.ERROR, "password check failed", exc)
             raise AuthUnavailable from None
 
     async def open_entry(self, session: Any, envelope: Any) -> tuple[EntryWriter | None, str]:
@@ -162,7 +170,5 @@ class GatewayHandler:
     async def handle_exception(self, error: Exception) -> str:
         # aiosmtpd's default answers "500 Error: (Class) text": permanent and leaking. A bug of
         # ours must be a temporary failure (the client retries) and say nothing of internals.
-        log.error(
-            "session error (%s)", type(error).__name__, exc_info=log.isEnabledFor(logging.DEBUG)
-        )
+        log_failure(log, logging.ERROR, "session error", error)
         return replies.INTERNAL_ERROR

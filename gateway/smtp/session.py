@@ -101,6 +101,8 @@ class GatewaySMTP(SMTP):
         self.max_auth_failures = max_auth_failures
         self._counted_ip: str | None = None
         self._refused = False
+        self._in_data = False  # between 354 and the reply to the final dot
+        self._closed_after_data = False  # the client half-closed during DATA
         self._pending_login: Any = None
         self._auth_failures = 0
 
@@ -130,7 +132,17 @@ class GatewaySMTP(SMTP):
         super().connection_lost(error)
 
     def eof_received(self) -> bool | None:
-        return False if self._refused else super().eof_received()
+        if self._refused:
+            return False
+        if self._in_data and self.session is not None and self.session.ssl is None:
+            # The client closed its sending side during DATA, typically right after the final
+            # dot. aiosmtpd would cancel the session at once and the reply to a complete message
+            # would be lost (the client sends it again: a duplicate). Instead DATA reads what is
+            # buffered, answers, and then the connection is closed.
+            self._closed_after_data = True
+            self._reader.feed_eof()
+            return True  # keep our sending side open for the reply
+        return super().eof_received()
 
     def data_received(self, data: bytes) -> None:
         if not self._refused:
@@ -222,9 +234,13 @@ class GatewaySMTP(SMTP):
 
     async def _receive_and_spool(self, writer: EntryWriter) -> None:
         committing = False
+        self._in_data = True
         try:
             await self.push("354 End data with <CR><LF>.<CR><LF>")
-            problem = await self._receive(writer)
+            try:
+                problem = await self._receive(writer)
+            except asyncio.IncompleteReadError:
+                return  # half-closed before the final dot: nothing to answer, nothing stays
             if problem is not None:
                 await self.push(self._data_reply(problem))
                 return
@@ -233,9 +249,12 @@ class GatewaySMTP(SMTP):
             status = await self.event_handler.commit_entry(self.session, self.envelope, writer)
             await self.push(self._data_reply(status))
         finally:
+            self._in_data = False
             if not committing:
                 writer.abort()  # limits exceeded or the client went away: nothing stays
             self._set_post_data_state()  # type: ignore[no-untyped-call]
+            if self._closed_after_data and self.transport is not None:
+                self.transport.close()  # the client said all it will say
 
     def _data_reply(self, status: str) -> str:
         return status

@@ -16,6 +16,7 @@ from gateway.config import Config
 from gateway.smtp import replies
 from gateway.spool import EntryWriter, Spool
 from tests.conftest import ConfigFactory
+from tests.rawsmtp import RawClient
 from tests.support import LOG, make_message, running_edge
 
 
@@ -189,6 +190,43 @@ def test_eof_right_after_final_dot_never_leaves_a_partial_entry(config: Config) 
         time.sleep(0.3)
     for entry in entries(edge.spool):
         assert edge.spool.peek(entry)[1] == body
+    assert list(edge.spool.tmp.iterdir()) == []
+
+
+def data_phase(port: int) -> RawClient:
+    client = RawClient(port)
+    assert client.reply()[0] == 220
+    for line, code in (
+        (b"EHLO c", 250),
+        (b"MAIL FROM:<anna@example.com>", 250),
+        (f"RCPT TO:<{LOG}>".encode(), 250),
+        (b"DATA", 354),
+    ):
+        assert client.command(line)[0] == code
+    return client
+
+
+def test_half_close_after_final_dot_still_gets_its_250(config: Config) -> None:
+    """A client that shuts down its sending side after the dot still reads the reply (without
+    it, it would send the message again: a duplicate), then the edge closes."""
+    body = make_message()
+    with running_edge(config) as edge, data_phase(edge.port) as client:
+        client.send(body + b".\r\n")
+        client.sock.shutdown(socket.SHUT_WR)
+        code, text = client.reply()
+        assert client.closed()
+    [entry] = entries(edge.spool)
+    assert f"{code} {text}" == replies.queued(entry.name)
+    assert edge.spool.peek(entry)[1] == body
+
+
+def test_half_close_before_final_dot_leaves_nothing(config: Config) -> None:
+    with running_edge(config) as edge, data_phase(edge.port) as client:
+        client.send(b"Subject: half\r\n\r\nno final dot\r\n")
+        client.sock.shutdown(socket.SHUT_WR)
+        assert client.closed()  # no reply
+        time.sleep(0.2)
+    assert entries(edge.spool) == []
     assert list(edge.spool.tmp.iterdir()) == []
 
 

@@ -173,6 +173,23 @@ def test_rotated_token_stops_working(app: App, make_config: ConfigFactory) -> No
         assert client.rcpt(f"log+t-{new}@crm.example.com")[0] == 250
 
 
+@pytest.mark.parametrize("token", [b"\xff\xfe", "żółw".encode()])
+def test_malformed_token_is_refused_not_looked_up(
+    app: App, make_config: ConfigFactory, token: bytes
+) -> None:
+    """8-bit bytes arrive as lone surrogates no database driver can encode: 550, not 451."""
+    config = make_config(gateway=UNTRUSTED)
+    with (
+        running_edge(config, credentials=edge_credentials(app)) as edge,
+        RawClient(edge.port) as client,
+    ):
+        assert client.reply()[0] == 220
+        assert client.command(b"EHLO c")[0] == 250
+        assert client.command(b"MAIL FROM:<anna@example.com>")[0] == 250
+        reply = client.command(b"RCPT TO:<log+t-" + token + b"@crm.example.com>")
+    assert f"{reply[0]} {reply[1]}" == replies.NOT_AUTHORIZED
+
+
 def test_team_inbox_route_only_from_a_trusted_mta(make_config: ConfigFactory) -> None:
     inbox = {"address": "support@example.com", "route": "support@crm.example.com"}
     trusted = make_config(team_inbox=[inbox])
