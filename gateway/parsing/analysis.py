@@ -19,7 +19,7 @@ from gateway.addresses import base_address
 from gateway.parsing import classify
 from gateway.parsing.forwards import Forward, parse_sent, unwrap_forwards
 from gateway.parsing.message import ParsedMessage, Participant, Person, parse_message
-from gateway.parsing.people import direction
+from gateway.parsing.people import direction, is_internal
 from gateway.parsing.quotes import strip_quotes
 from gateway.parsing.signatures import Signature, parse_signature, split_signature
 
@@ -69,7 +69,7 @@ def analyze(
     started = time.monotonic()
     parsed = parse_message(raw)
     defects = list(parsed.defects)
-    original = _original(parsed, defects)
+    original = _original(parsed, defects, org_domains)
     reply_text, signature = parsed.body_text, None
     if time.monotonic() - started < TIME_BUDGET:
         newest = strip_quotes(original.body, subject_hint=parsed.subject)
@@ -100,8 +100,21 @@ def analyze(
     )
 
 
-def _original(parsed: ParsedMessage, defects: list[str]) -> _Original:
-    """The innermost forwarded message, or the message itself."""
+def _original(parsed: ParsedMessage, defects: list[str], org_domains: tuple[str, ...]) -> _Original:
+    """The innermost forwarded message, or the message itself.
+
+    Only a forward by one of our own people (the author in ``org_domains``) is unwrapped: the
+    inner From of anyone else's "forward" is unverified text, and taking it as the author
+    would let a stranger write history for a rep (a Fwd: to Anna whose inner From is Anna).
+    """
+    if parsed.sender is None or not is_internal(parsed.sender.email, org_domains):
+        return _Original(
+            parsed.sender,
+            parsed.sent_at,
+            list(parsed.participants),
+            parsed.body_text,
+            forwarded=False,
+        )
     attached = _attached_forward(parsed)
     if attached is not None:
         return attached

@@ -22,7 +22,7 @@ from typing import Any
 
 from gateway.addresses import normalize_address
 from gateway.parsing.html import html_to_text
-from gateway.parsing.text import clean_text
+from gateway.parsing.text import clean_line, clean_text
 
 MAX_PARTS = 1000
 MAX_DEPTH = 50
@@ -134,7 +134,7 @@ def parse_message(raw: bytes) -> ParsedMessage:
     }
     return ParsedMessage(
         message_id=clean_text(reader.text("Message-ID").strip())[:998],
-        subject=clean_text(reader.text("Subject"))[:5000],
+        subject=clean_line(reader.text("Subject"))[:5000],
         sent_at=reader.date("Date"),
         date_offset=reader.offset("Date"),
         sender=_single_sender(reader),
@@ -173,11 +173,24 @@ def bound_headers(raw: bytes, defects: list[str]) -> bytes:
             continue
         if len(fields) >= MAX_FIELDS:
             break
-        fields.append(line[:MAX_FIELD])
+        fields.append(_cut_field(line) if len(line) > MAX_FIELD else line)
     bounded = b"".join(f if f.endswith(b"\n") else f + b"\r\n" for f in fields)
     if len(bounded) < len(head):
         defects.append("oversized header fields truncated")
     return bounded + raw[end:]
+
+
+def _cut_field(line: bytes) -> bytes:
+    """An overlong field cut to MAX_FIELD bytes at its last comma (else its last space), so an
+    address list keeps whole addresses: the stdlib's address parser raises on a list that ends
+    in a partial address (``…, jan@``), which would lose every address of the field."""
+    cut = line[:MAX_FIELD]
+    start = cut.find(b":") + 1
+    for separator in (b",", b" "):
+        at = cut.rfind(separator, start)
+        if at > start:
+            return cut[:at]
+    return cut
 
 
 def body_hash(raw: bytes) -> str:
@@ -197,6 +210,7 @@ class _HeaderReader:
         for name, value in msg.raw_items():
             self.raw.setdefault(name.lower(), []).append(value)
         self._all: dict[str, list[Any]] = {}
+        self._failed: dict[str, list[str]] = {}  # raw values the stdlib could not parse
 
     def header(self, name: str) -> Any:
         values = self.all(name)
@@ -216,6 +230,7 @@ class _HeaderReader:
             return default_policy.header_factory(name, _UNFOLD.sub("", value))
         except Exception:  # the stdlib's header parsing has known crashes on hostile input
             self.defects.append(f"unparseable {name} header")
+            self._failed.setdefault(name.lower(), []).append(value)
             return None
 
     def text(self, name: str) -> str:
@@ -244,14 +259,38 @@ class _HeaderReader:
             if getattr(value, "defects", None):
                 self.defects.append(f"defective {name} header")
             found.extend(getattr(value, "addresses", ()))
+        if name.lower() in _RECOVERABLE and self._failed.get(name.lower()):
+            # A recipient field the stdlib refuses (an encoded line break in one display name
+            # is enough) must not lose every recipient: the copy would look internal and be
+            # dropped. Take the plain addresses, without names. Never done for From.
+            recovered = [a for raw in self._failed[name.lower()] for a in _bare_addresses(raw)]
+            if recovered:
+                self.defects.append(f"addresses recovered from an unparseable {name} header")
+            found.extend(recovered)
         return found
+
+
+_RECOVERABLE = ("to", "cc")
+_ANGLED = re.compile(r"<([^<>\s@]{1,64}@[^<>\s@]{1,253})>")
+_BARE = re.compile(r"(?<![^\s,;:])([^<>\s@,;:\"]{1,64}@[^<>\s@,;:\"]{1,253})(?![^\s,;])")
+
+
+def _bare_addresses(raw: str, limit: int = 500) -> list[Address]:
+    """The addr-specs in a raw recipient field: ``<…>`` ones if any, else bare tokens."""
+    value = _UNFOLD.sub(" ", raw)[:100_000]
+    specs = _ANGLED.findall(value) or _BARE.findall(value)
+    found = []
+    for spec in specs[:limit]:
+        with contextlib.suppress(Exception):  # the stdlib validates; hostile ones are skipped
+            found.append(Address(addr_spec=spec))
+    return found
 
 
 def _person(address: Address) -> Person | None:
     email = normalize_address(address.addr_spec)
     if email is None:
         return None
-    name = clean_text(address.display_name).strip()
+    name = clean_line(address.display_name).strip()
     return Person(email, "" if normalize_address(name) == email else name[:300])
 
 

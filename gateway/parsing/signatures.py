@@ -20,10 +20,12 @@ signature fields.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
 from gateway.parsing.message import Person
+from gateway.parsing.quotes import is_reply_header
 from gateway.parsing.signature_contacts import (
     address,
     emails,
@@ -52,6 +54,7 @@ from gateway.parsing.signature_people import (
     title_in,
 )
 
+_QUOTED = re.compile(r"[ \t]{0,3}>")  # a quoted line, as gateway.parsing.quotes reads it
 MAX_BLOCK_LINES = 20  # non-blank lines; a longer "signature" is body text
 CLOSING_ABOVE_DELIMITER = 3  # non-blank lines between a closing and the "-- " below it
 UNKNOWN_NAME_LINES = 4  # where a name is looked for when the sender's name is unknown
@@ -153,13 +156,20 @@ def _anchored(lines: list[Line], end: int, keys: SenderKeys) -> Iterator[_Layout
 
 
 def _block(lines: list[Line], layout: _Layout) -> list[Line]:
-    return [
-        line
-        for line in lines[layout.start : layout.end]
-        if not is_delimiter(line.text)
-        and not is_mobile_footer(line.text)
-        and closing(line.text) != ""
-    ]
+    """The signature's lines. It ends at quoted history left below it (an attribution line or
+    a ``>`` line, kept when text follows the quote): those are someone else's words, and
+    their phones and addresses are a third party's, never the sender's."""
+    block = []
+    for line in lines[layout.start : layout.end]:
+        if _QUOTED.match(line.raw) or is_reply_header(line.raw):
+            break
+        if (
+            not is_delimiter(line.text)
+            and not is_mobile_footer(line.text)
+            and closing(line.text) != ""
+        ):
+            block.append(line)
+    return block
 
 
 def _unclosed(text: str) -> str:

@@ -74,6 +74,28 @@ def test_a_forward_is_read_as_the_original_message() -> None:
     assert doc["language"] == "pl"
 
 
+def test_a_strangers_forward_is_the_strangers_own_mail() -> None:
+    """The inner From of a forward is unverified text: only a forward by one of our own people
+    is unwrapped. A stranger's "Fwd:" to a rep whose inner From is the rep stays the stranger's
+    inbound mail (tests/reliability/test_trust.py::test_rep_forwarding_customer_mail)."""
+    forged = (
+        GMAIL_FORWARD.replace(
+            b"Anna Nowak <anna.nowak@example.com>\r\nTo: log@", b"Eve <eve@evil.test>\r\nTo: log@"
+        )
+        .replace(
+            b"From: Jan Kowalski <jan.kowalski@acme.pl>", b"From: Anna <anna.nowak@example.com>"
+        )
+        .replace(b"To: Anna Nowak <anna.nowak@example.com>\r\n\r\n", b"To: jan@acme.pl\r\n\r\n")
+    )
+    doc = document(forged)
+    assert doc["from"] == {"email": "eve@evil.test", "name": "Eve"}
+    assert (doc["forwarded"], doc["forwarded_by"], doc["direction"]) == (False, None, "inbound")
+    assert doc["original_sender"] == {"email": "eve@evil.test", "name": "Eve"}
+    participants = doc["participants"]
+    assert isinstance(participants, list)
+    assert [p["email"] for p in participants] == ["eve@evil.test"]
+
+
 def test_parse_cli_prints_one_object_per_file_in_order(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -920,6 +920,26 @@ def test_footers_below_a_signature_are_cut_by_their_words_alone() -> None:
     assert split_signature(text) == ("Please update our VAT number.", "Anna Kowalska")
 
 
+def test_quoted_history_below_a_signature_is_not_the_senders() -> None:
+    """A quote kept because text follows it (tests/reliability/test_privacy.py): the
+    attribution and the ``>`` lines below the signature are a third party's words, so their
+    phones and addresses never become the sender's."""
+    text = (
+        "Dzień dobry,\n\nzgoda na warunki.\n\nPozdrawiam\nJan Kowalski\nACME Sp. z o.o.\n"
+        "tel. 601 234 567\n\n"
+        "W dniu 2.11.2026 o 09:30, Piotr Wiśniewski <piotr@third.pl> napisał:\n"
+        "> Proszę kontaktować się z ola.nowak@third.pl, tel. 602 345 678.\n"
+        "> Piotr Wiśniewski\n> Third Sp. z o.o.\n> tel. 603 456 789\n\nP.S. do jutra\n"
+    )
+    signature = parse_signature(text, Person("jan@acme.pl", "Jan Kowalski"), "PL")
+    assert signature is not None
+    assert (signature.name, signature.phones, signature.emails) == (
+        "Jan Kowalski",
+        ("+48601234567",),
+        (),
+    )
+
+
 def test_split_signature_block_is_the_signature_lines_only() -> None:
     """Delimiter, closing, disclaimer and footer lines are in neither part."""
     text = (
