@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 CONFIG ?= bccrm.example.toml
 
-.PHONY: run test lint typecheck bench clean
+.PHONY: run test lint typecheck bench reliability clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "bccrm needs Python 3.11 or newer")'
@@ -34,6 +34,12 @@ bench: $(STAMP)
 	$(BIN)/python bench/match.py
 	$(BIN)/python bench/email_log.py
 	$(BIN)/python bench/e2e.py
+
+# The reliability suite's full profile: bigger counts, the 2-minute soak, more fuzzing; on
+# PostgreSQL too when BCCRM_TEST_DATABASE_URL is set. Prints the table README quotes.
+reliability: $(STAMP)
+	BCCRM_RELIABILITY=full BCCRM_RELIABILITY_TABLE=$(VENV)/reliability.md \
+		$(BIN)/python -m pytest -W error tests/reliability $(PYTEST_ARGS)
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

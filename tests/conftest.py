@@ -7,6 +7,7 @@ import logging
 import os
 import secrets
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -42,11 +43,12 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(skip)
 
 
-@pytest.fixture(params=BACKENDS)
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """A fresh, empty database: a SQLite file, or a private PostgreSQL schema."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'bccrm.db'}"
+@contextmanager
+def fresh_database(backend: str, directory: Path) -> Iterator[str]:
+    """A fresh, empty database URL: a SQLite file in ``directory``, or a private PostgreSQL
+    schema dropped on exit."""
+    if backend == "sqlite":
+        yield f"sqlite:///{directory / 'bccrm.db'}"
         return
     schema = f"bccrm_test_{secrets.token_hex(6)}"
     admin = create_engine(PG_URL)
@@ -59,6 +61,13 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
         with admin.begin() as conn:
             conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
         admin.dispose()
+
+
+@pytest.fixture(params=BACKENDS)
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A fresh, empty database: a SQLite file, or a private PostgreSQL schema."""
+    with fresh_database(request.param, tmp_path) as url:
+        yield url
 
 
 def toml_value(value: Any) -> str:
