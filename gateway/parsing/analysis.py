@@ -108,41 +108,30 @@ def _original(parsed: ParsedMessage, defects: list[str], org_domains: tuple[str,
     would let a stranger write history for a rep (a Fwd: to Anna whose inner From is Anna).
     """
     if parsed.sender is None or not is_internal(parsed.sender.email, org_domains):
-        return _Original(
-            parsed.sender,
-            parsed.sent_at,
-            list(parsed.participants),
-            parsed.body_text,
-            forwarded=False,
-        )
+        return _itself(parsed)
     attached = _attached_forward(parsed)
     if attached is not None:
         return attached
     chain = unwrap_forwards(parsed.body_text, parsed.subject)
     if not chain:
-        return _Original(
-            parsed.sender,
-            parsed.sent_at,
-            list(parsed.participants),
-            parsed.body_text,
-            forwarded=False,
-        )
+        return _itself(parsed)
     inner = chain[-1]
     if inner.header.sender is None:
         defects.append("forwarded message without a readable sender")
-        return _Original(
-            parsed.sender,
-            parsed.sent_at,
-            list(parsed.participants),
-            parsed.body_text,
-            forwarded=False,
-        )
+        return _itself(parsed)
     return _Original(
         inner.header.sender,
         parse_sent(inner.header.sent, parsed.date_offset),
         _forward_participants(inner),
         inner.body,
         forwarded=True,
+    )
+
+
+def _itself(parsed: ParsedMessage) -> _Original:
+    """The message as received: not a forward, or one that cannot be unwrapped."""
+    return _Original(
+        parsed.sender, parsed.sent_at, list(parsed.participants), parsed.body_text, False
     )
 
 
