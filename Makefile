@@ -4,6 +4,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 CONFIG ?= bccrm.example.toml
+# Test processes for make test (pytest-xdist); 0 runs everything in this process.
+TEST_WORKERS ?= auto
 
 .PHONY: run test lint typecheck bench reliability clean
 
@@ -26,7 +28,7 @@ typecheck: $(STAMP)
 	$(BIN)/mypy
 
 test: lint typecheck
-	$(BIN)/python -m pytest -W error $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -W error -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 bench: $(STAMP)
 	$(BIN)/python bench/smtp_accept.py
