@@ -419,7 +419,9 @@ def test_an_email_event_waits_while_an_earlier_one_of_that_email_retries(
     assert seen == ["flagged", "logged"]
 
 
-def test_a_plugin_that_raises_fails_its_delivery_and_not_the_others(make_app: AppFactory) -> None:
+def test_a_plugin_that_raises_fails_its_delivery_and_not_the_others(
+    make_app: AppFactory, caplog: pytest.LogCaptureFixture
+) -> None:
     broken = Recorder(fail={"email_logged": KeyError("bug")})
     healthy = Recorder()
     app = make_app({"broken": broken, "healthy": healthy})
@@ -427,7 +429,9 @@ def test_a_plugin_that_raises_fails_its_delivery_and_not_the_others(make_app: Ap
     stats = deliver(app)
     assert stats.failed == 1 and stats.errors == {"broken": 1}
     status = {(d.plugin, d.status, d.last_error) for d in deliveries(app)}
-    assert ("broken", "failed", "KeyError") in status
+    assert ("broken", "failed", "KeyError") in status  # for the plugin's author, in the outbox
+    assert "to broken failed: internal error" in caplog.text  # the log names no class
+    assert "KeyError" not in caplog.text
     assert len(healthy.of("email_logged")) == 1
     assert deliver(app).delivered == 0  # a failed delivery is not retried by itself
 
