@@ -11,12 +11,12 @@ from __future__ import annotations
 import errno
 import logging
 
-from sqlalchemy.exc import DBAPIError, OperationalError, SQLAlchemyError
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
 # The first class that matches wins: subclasses before their bases.
 _PHRASES: tuple[tuple[type[BaseException] | tuple[type[BaseException], ...], str], ...] = (
     (OperationalError, "database unavailable"),
-    ((DBAPIError, SQLAlchemyError), "database error"),
+    (SQLAlchemyError, "database error"),
     (TimeoutError, "timed out"),
     (ConnectionError, "connection failed"),
     ((RecursionError, MemoryError), "message too complex"),

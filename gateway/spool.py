@@ -320,6 +320,8 @@ class Spool:
                     if item.stat().st_mtime < limit:
                         os.unlink(item.path)
                         removed += 1
+        if removed:
+            log.info("removed %d partial spool entries abandoned by a killed writer", removed)
         return removed
 
     def recover(self) -> int:

@@ -123,8 +123,7 @@ class Worker:
             return
         self._next_sweep = now + SWEEP_INTERVAL
         try:
-            if swept := self.spool.sweep_tmp():
-                log.info("removed %d partial spool entries abandoned by a killed writer", swept)
+            self.spool.sweep_tmp()
         except OSError as exc:
             log_failure(log, logging.WARNING, "spool sweep failed", exc)
 

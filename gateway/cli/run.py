@@ -100,8 +100,7 @@ def serve(args: argparse.Namespace, config: Config) -> int:
         # until it is back. Refusing to start would turn a database outage into bounces.
         log.warning("database unreachable; accepting mail anyway, the worker will retry")
     app.spool.ensure()
-    if swept := app.spool.sweep_tmp():
-        log.info("removed %d partial spool entries abandoned by a killed writer", swept)
+    app.spool.sweep_tmp()
     _start_metrics(config, app)  # a daemon thread: it ends with the process
     # The edge keeps the engine for token and SMTP AUTH lookups only; the worker opens its own.
     credentials = EdgeCredentials(CredentialService(app.sessions, actor="smtp"))

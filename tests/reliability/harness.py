@@ -24,8 +24,8 @@ import smtplib
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping
-from contextlib import contextmanager, suppress
+from collections.abc import Callable, Iterable, Mapping
+from contextlib import suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -390,18 +390,6 @@ class Node:
 def _dot_stuff(raw: bytes) -> bytes:
     data = raw if raw.endswith(b"\r\n") else raw + b"\r\n"
     return re.sub(rb"(?m)^\.", b"..", data)
-
-
-@contextmanager
-def running(node: Node, *, edge: bool = True, worker: bool = True) -> Iterator[Node]:
-    try:
-        if edge:
-            node.start_edge()
-        if worker:
-            node.start_worker()
-        yield node
-    finally:
-        node.stop()
 
 
 def wait_until(predicate: Callable[[], bool], timeout: float = 30, what: str = "") -> None:

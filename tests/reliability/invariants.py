@@ -105,11 +105,11 @@ def outcome(node: Node, sent: Sent) -> tuple[str, str]:
     raise AssertionError(f"no outcome for {sent.entry_id}")
 
 
-def check(node: Node, *, extra_accepted: set[str] | None = None) -> Accounting:
+def check(node: Node) -> Accounting:
     """Assert I-1 to I-4 on a drained node; return the accounting."""
     problems: list[str] = []
     log = audited(node)
-    accepted = set(node.ledger.accepted) | set(extra_accepted or ()) | log.released
+    accepted = node.ledger.accepted | log.released
     outcomes = {entry: set(actions) for entry, actions in log.outcomes.items()}
     logged_emails = log.logged_emails
 
