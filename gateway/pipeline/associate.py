@@ -30,7 +30,6 @@ from gateway.crm import (
     DealContact,
     Email,
     EmailAssociation,
-    EmailParticipant,
     Ticket,
     linking,
     questions,
@@ -99,7 +98,7 @@ class AssociateStage:
                 email,
                 inbox.address if inbox else "",
                 links=current,
-                recipients=recipients(email),
+                recipients=ctx.recipients,
                 loggers=_logger_addresses(ctx),
             )
 
@@ -168,22 +167,12 @@ class AssociateStage:
         return ticket
 
 
-def recipients(email: Email) -> list[str]:
-    """The addresses of a new email's participant rows but its author, as the database's
-    unique index (email, role, address) orders them: the rows are all in memory."""
-    return [p.email for p in sorted(email.participants, key=_by_role) if p.role != "from"]
-
-
 def _logger_addresses(ctx: MessageContext) -> list[str] | None:
     """The primary addresses of a new email's loggers, when the earlier stages read them
     (None: ask the database)."""
     if not all(uid in ctx.user_primaries for uid in ctx.logger_ids):
         return None
     return [address for uid in ctx.logger_ids for address in ctx.user_primaries[uid]]
-
-
-def _by_role(participant: EmailParticipant) -> tuple[str, str]:
-    return participant.role, participant.email
 
 
 def link_deals(

@@ -61,6 +61,9 @@ class MessageContext:
     # The associations of a new email as (kind, target id), in the order the log stage made
     # them; None when they must be read from the database (another copy of an email).
     links: list[tuple[str, int]] | None = None
+    # A new email's participant addresses but its author's, ordered by (role, address); None
+    # when they must be read from the database (another copy of an email).
+    recipients: list[str] | None = None
     outcome: str | None = None
     notes: list[tuple[str, str]] = field(default_factory=list)
     # The enabled plugins (their in-pipeline hooks); None when none are loaded.
@@ -110,6 +113,9 @@ class MessageContext:
 
 
 class Stage(Protocol):
+    """A pipeline stage. A stage class may also say ``uses_database = False`` (parsing): the
+    leading stages that do run before the message's transaction begins."""
+
     name: str
     description: str
 

@@ -4,6 +4,7 @@ transaction. Another copy of an email already logged only adds its loggers."""
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -33,6 +34,7 @@ from gateway.privacy.legal import propose_basis
 from gateway.privacy.store import protect
 
 _ASSOCIATIONS: Any = EmailAssociation.__table__
+_PARTICIPANTS: Any = EmailParticipant.__table__
 # The decisions that link the participant to a contact that already exists.
 LINKING = (linking.LINKED, linking.AUTO_LINKED)
 
@@ -65,19 +67,18 @@ class LogStage:
             )  # fmt: skip
             return
         email = self._email(ctx)
+        participants = [Participant(p.role, p.email, p.name) for p in ctx.participants]
         if ctx.privacy is not None:
-            protect(email, ctx.privacy, self.privacy, lambda: hash_key(ctx.session, self.privacy))
-        by_address: dict[str, list[EmailParticipant]] = {}
-        for participant in email.participants:
+            participants = protect(
+                email,
+                participants,
+                ctx.privacy,
+                self.privacy,
+                lambda: hash_key(ctx.session, self.privacy),
+            )
+        by_address: dict[str, list[Participant]] = {}
+        for participant in participants:
             by_address.setdefault(participant.email, []).append(participant)
-        # What matching decided goes into the participant rows before they are first written
-        # (one INSERT each, no UPDATE after); only a contact created below is filled in later.
-        for decision in ctx.matches:
-            for row in by_address.get(decision.email, []):
-                row.contact_id = decision.contact_id if decision.outcome in LINKING else None
-                row.outcome = decision.outcome
-                row.reason = decision.reason[:300]
-                row.confidence = decision.confidence
         ctx.session.add(email)
         ctx.session.flush()
         # The known contacts the decisions link to that the earlier stages did not read
@@ -86,14 +87,23 @@ class LogStage:
         links = _Links(email.id)
         for decision in ctx.matches:
             contact_id = self._apply(ctx, email.id, decision, links)
-            if decision.outcome == linking.CREATED:
-                for row in by_address.get(decision.email, []):
-                    row.contact_id = contact_id
+            # What matching decided goes into the participant rows, written once below.
+            for row in by_address.get(decision.email, []):
+                row.contact_id = contact_id
+                row.outcome = decision.outcome
+                row.reason = decision.reason[:300]
+                row.confidence = decision.confidence
+        _write_participants(ctx.session, email.id, participants)
         links.write(ctx.session)
         ctx.session.flush()
         del known
         ctx.email_id, ctx.email, ctx.outcome = email.id, email, "logged"
         ctx.links = [(row["kind"], row[f"{row['kind']}_id"]) for row in links.rows]
+        ctx.recipients = [
+            p.email
+            for p in sorted(participants, key=lambda p: (p.role, p.email))
+            if p.role != "from"
+        ]
         outcomes: dict[str, Any] = dict(sorted(Counter(d.outcome for d in ctx.matches).items()))
         if ctx.privacy is not None:
             # Rule names and a count: who was left out is not written down anywhere.
@@ -232,20 +242,6 @@ class LogStage:
             privacy_level="full",
             auth=ctx.auth or {"transport": ctx.envelope.transport},
             defects=analysis.defects,
-            # Every column given (the defaults, until matching's decision is applied): rows
-            # with the same columns go to the database together, in one statement.
-            participants=[
-                EmailParticipant(
-                    role=p.role,
-                    email=p.email,
-                    name=p.name,
-                    contact_id=None,
-                    outcome="",
-                    reason="",
-                    confidence=None,
-                )
-                for p in ctx.participants
-            ],
             loggers=[EmailLogger(user_id=uid, logged_at=utcnow()) for uid in ctx.logger_ids],
             attachments=[
                 EmailAttachment(
@@ -261,6 +257,28 @@ class LogStage:
         email.loggers.extend(EmailLogger(user_id=uid, logged_at=utcnow()) for uid in new)
         ctx.session.flush()
         return len(new)
+
+
+@dataclass
+class Participant:
+    """A participant row of a new email, written by :func:`_write_participants`."""
+
+    role: str
+    email: str
+    name: str
+    contact_id: int | None = None
+    outcome: str = ""
+    reason: str = ""
+    confidence: float | None = None
+
+
+def _write_participants(session: Session, email_id: int, rows: list[Participant]) -> None:
+    """All of a new email's participant rows in one statement (Core: nothing reads them back
+    in this transaction but through :attr:`MessageContext.recipients`)."""
+    if rows:
+        session.execute(
+            _PARTICIPANTS.insert(), [{"email_id": email_id, **asdict(row)} for row in rows]
+        )
 
 
 def _owner(ctx: MessageContext, decision: Decision) -> repo.AddressOwner | None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from typing import Protocol, TypeVar
 
 from gateway.config_privacy import PrivacyConfig
 from gateway.crm import Email
@@ -20,11 +21,26 @@ EXCLUDED_TEXT = "[excluded]"
 TEXT_FIELDS = ("subject", "normalized_subject", "body_text", "reply_text")
 
 
+class Person(Protocol):
+    """A participant row of an email not yet stored."""
+
+    email: str
+    name: str
+
+
+P = TypeVar("P", bound=Person)
+
+
 def protect(
-    email: Email, verdict: Verdict, privacy: PrivacyConfig, key: Callable[[], bytes]
-) -> None:
-    """Apply ``verdict`` to ``email`` (not yet stored); records the verdict on it."""
-    _mask(email, verdict.excluded)
+    email: Email,
+    participants: list[P],
+    verdict: Verdict,
+    privacy: PrivacyConfig,
+    key: Callable[[], bytes],
+) -> list[P]:
+    """Apply ``verdict`` to ``email`` and its ``participants`` (neither stored yet); records
+    the verdict on the email. Returns the participants to store."""
+    participants = _mask(email, participants, verdict.excluded)
     level = verdict.level
     if level in ("metadata", "anonymous"):
         email.body_text = email.reply_text = ""
@@ -40,7 +56,7 @@ def protect(
         if email.forwarded_by_email:
             email.forwarded_by_email = anonymous(email.forwarded_by_email)
             email.forwarded_by_name = ""
-        for participant in email.participants:
+        for participant in participants:
             participant.email, participant.name = anonymous(participant.email), ""
     if level == "full" and privacy.redact:
         for name in TEXT_FIELDS:
@@ -53,16 +69,17 @@ def protect(
                     verdict.redactions[kind] = verdict.redactions.get(kind, 0) + count
     email.privacy_level = level
     email.privacy = verdict.to_json()
+    return participants
 
 
-def _mask(email: Email, excluded: set[str]) -> None:
+def _mask(email: Email, participants: list[P], excluded: set[str]) -> list[P]:
     if not excluded:
-        return
+        return participants
     if email.from_email in excluded:
         email.from_email, email.from_name = EXCLUDED_ADDRESS, ""
     if email.forwarded_by_email in excluded:
         email.forwarded_by_email, email.forwarded_by_name = EXCLUDED_ADDRESS, ""
-    email.participants = [p for p in email.participants if p.email not in excluded]
     pattern = re.compile("|".join(re.escape(a) for a in sorted(excluded)), re.IGNORECASE)
     for name in TEXT_FIELDS:
         setattr(email, name, pattern.sub(EXCLUDED_TEXT, getattr(email, name)))
+    return [p for p in participants if p.email not in excluded]
