@@ -107,6 +107,7 @@ class WorkerConfig:
     max_attempts: int = 3
     poll_interval: float = 0.2
     retry_delay: float = 30.0
+    batch_size: int = 32
 
 
 @dataclass(frozen=True)
@@ -256,6 +257,9 @@ def _worker(r: Reader) -> WorkerConfig:
         ),
         retry_delay=r.get(
             "retry_delay", float, d.retry_delay, lambda v: v >= 0, "must not be negative"
+        ),
+        batch_size=r.get(
+            "batch_size", int, d.batch_size, lambda v: 1 <= v <= 1000, "must be 1..1000"
         ),
     )
     r.finish()

@@ -15,9 +15,10 @@ into ``new/``, ``fsync`` the directory. Only then may the edge answer 250.
 Entry names are ``<id>`` or ``<id>.a<N>`` where N counts attempts already made. A worker claims
 an entry by taking an exclusive ``flock`` on it and renaming it into ``cur/`` with the attempt
 count raised *before* processing, so a worker killed mid-message still counts the attempt and a
-poison message cannot crash workers forever. A claimed entry whose lock is free belongs to a dead
-worker and is put back. As in Postfix's deferred queue, a file's mtime is the earliest time of
-its next attempt.
+poison message cannot crash workers forever. (A worker claiming a batch flushes the directory
+once for all of its claims, with :meth:`Spool.sync`, and once for their removals.) A claimed
+entry whose lock is free belongs to a dead worker and is put back. As in Postfix's deferred
+queue, a file's mtime is the earliest time of its next attempt.
 """
 
 from __future__ import annotations
@@ -229,8 +230,12 @@ class Spool:
                         names.append(item.name)
         return sorted(names)
 
-    def claim(self, name: str) -> Claim | None:
-        """Take entry ``name`` from ``new/``; ``None`` if another worker was faster."""
+    def claim(self, name: str, durable: bool = True) -> Claim | None:
+        """Take entry ``name`` from ``new/``; ``None`` if another worker was faster.
+
+        The claim's attempt count is on disk when this returns; with ``durable=False`` only
+        after the caller's :meth:`sync` (one directory flush for a batch of claims).
+        """
         try:
             handle = (self.new / name).open("rb")
         except FileNotFoundError:
@@ -243,7 +248,8 @@ class Spool:
             entry_id, attempts = _split_name(name)
             target = self.cur / f"{entry_id}.a{attempts + 1}"
             os.rename(self.new / name, target)
-            _fsync_dir(self.cur)
+            if durable:
+                _fsync_dir(self.cur)
         except FileNotFoundError:
             handle.close()
             return None
@@ -268,11 +274,18 @@ class Spool:
             raise ValueError("not a bccrm spool entry")
         return Envelope.from_json(first[len(MAGIC) :]), handle.read()
 
-    def finish(self, claim: Claim) -> None:
-        """The message is committed to the database: remove the entry."""
+    def finish(self, claim: Claim, durable: bool = True) -> None:
+        """The message is committed to the database: remove the entry (for good after the
+        caller's :meth:`sync` when ``durable=False``; until then a power cut may bring it
+        back, and the worker finds it a duplicate of the email it already is)."""
         claim.path.unlink()
-        _fsync_dir(self.cur)
+        if durable:
+            _fsync_dir(self.cur)
         claim.handle.close()
+
+    def sync(self) -> None:
+        """Flush the claims and removals made with ``durable=False`` to disk."""
+        _fsync_dir(self.cur)
 
     def retry(self, claim: Claim, delay: float, count_attempt: bool = True) -> None:
         """Put the entry back for a later attempt, ``delay`` seconds from now.

@@ -13,6 +13,7 @@ import logging
 import signal
 import threading
 import time
+from collections import deque
 from types import FrameType
 
 from sqlalchemy.exc import DBAPIError, OperationalError
@@ -25,6 +26,7 @@ from gateway.errors import describe, log_failure
 from gateway.faults import fault_point
 from gateway.outbox import Dispatcher
 from gateway.pipeline import MessageProcessor
+from gateway.pipeline.runner import BatchFailed
 from gateway.spool import Claim, Spool
 from gateway.verify import TemporaryDNSError
 
@@ -128,13 +130,20 @@ class Worker:
             log_failure(log, logging.WARNING, "spool sweep failed", exc)
 
     def drain_once(self) -> int:
-        """Process every entry that is due now; return how many were claimed."""
+        """Process every entry that is due now; return how many were claimed.
+
+        Entries are claimed in batches of up to ``[worker] batch_size``, processed in one
+        transaction each (:meth:`MessageProcessor.process_batch`). An entry claimed before
+        (put back after a failure, or recovered from a worker that died holding it) is
+        processed on its own: a message that kills the worker never takes other mail's
+        attempts with it."""
         claimed = 0
         self.degraded = False
+        batch: list[Claim] = []
         for name in self.spool.pending():
             if self.stopping.is_set():
                 break
-            claim = self.spool.claim(name)
+            claim = self.spool.claim(name, durable=False)
             if claim is None:
                 continue
             claimed += 1
@@ -147,10 +156,65 @@ class Worker:
                 self._quarantine(claim, f"processing stopped the worker {claim.attempt - 1} times")
                 continue
             fault_point("after-claim")
-            if not self.handle(claim):
-                self.degraded = True
-                break
+            batch.append(claim)
+            if len(batch) >= self.config.batch_size or claim.attempt > 1:
+                if not self._handle_claims(batch):
+                    self.degraded = True
+                    return claimed
+                batch = []
+        if batch and not self._handle_claims(batch):  # claimed: finished even when stopping
+            self.degraded = True
         return claimed
+
+    def _handle_claims(self, claims: list[Claim]) -> bool:
+        """Process claimed entries: the first-time ones together, the others one by one.
+        False when the database is unavailable (the entries not done are put back)."""
+        self.spool.sync()  # every claim's attempt is counted on disk before any work
+        fresh = [c for c in claims if c.attempt == 1]
+        runs: deque[list[Claim]] = deque([fresh] if fresh else [])
+        runs.extend([c] for c in claims if c.attempt > 1)
+        while runs:
+            run = runs.popleft()
+            ok = self.handle(run[0]) if len(run) == 1 else self._handle_batch(run, runs)
+            if not ok:
+                for claim in (c for rest in runs for c in rest):
+                    self.spool.retry(claim, 0.0, count_attempt=False)  # never tried: due now
+                return False
+        return True
+
+    def _handle_batch(self, run: list[Claim], runs: deque[list[Claim]]) -> bool:
+        """Process ``run`` in one transaction. When one message fails (held, an error, a
+        lost race), nothing of the batch is written: the messages before it go again as a
+        batch, it goes on its own through :meth:`handle`, the rest as the next batch."""
+        try:
+            outcomes = self.processor.process_batch([(c.entry_id, c.raw, c.envelope) for c in run])
+        except BatchFailed as failed:
+            if isinstance(failed.cause, TRANSIENT_ERRORS):
+                return self._unavailable(run)
+            i = failed.index
+            log.debug("batch of %d: entry %s needs its own transaction", len(run), run[i].entry_id)
+            runs.extendleft(reversed([part for part in (run[:i], [run[i]], run[i + 1 :]) if part]))
+            return True
+        except TRANSIENT_ERRORS:  # at BEGIN or COMMIT
+            return self._unavailable(run)
+        except Exception as exc:  # at COMMIT, not one message's fault: each on its own
+            log_failure(log, logging.WARNING, f"batch of {len(run)} failed at commit", exc)
+            runs.extendleft([c] for c in reversed(run))
+            return True
+        fault_point("after-commit")
+        for claim, outcome in zip(run, outcomes, strict=True):
+            self.spool.finish(claim, durable=False)
+            self._count(outcome.status)
+            log.info("entry %s: %s (email %s)", claim.entry_id, outcome.status, outcome.email_id)
+        self.spool.sync()
+        return True
+
+    def _unavailable(self, run: list[Claim]) -> bool:
+        log.warning("%d entries: database unavailable, will retry", len(run))
+        for claim in run:
+            self.spool.retry(claim, self.config.retry_delay, count_attempt=False)
+            self._count("retried")
+        return False
 
     def handle(self, claim: Claim) -> bool:
         """Process one claimed entry; False when the database is unavailable."""

@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import and_, bindparam, delete, select
 from sqlalchemy.orm import Session, aliased
 
+from gateway.crm import txcache
 from gateway.crm.base import utcnow
 from gateway.crm.mail import AuditEntry
 from gateway.crm.people import (
@@ -73,26 +74,45 @@ _OWNERS = (
 def users_by_address(
     session: Session, emails: Iterable[str]
 ) -> dict[str, tuple[int, tuple[str, ...]]]:
-    """:func:`user_ids_by_address`, with each user's primary address(es) besides."""
+    """:func:`user_ids_by_address`, with each user's primary address(es) besides. In a
+    session with :mod:`~gateway.crm.txcache` enabled, all users are read once per transaction
+    (up to :data:`USER_DIRECTORY_LIMIT` addresses; beyond that, the ones asked about)."""
     wanted = list(dict.fromkeys(emails))
     if not wanted:
         return {}
+    directory = txcache.cached(session, "users", lambda: _user_directory(session))
+    if directory is not None:
+        return {email: directory[email] for email in wanted if email in directory}
+    return _users(session.execute(_USERS, {"emails": wanted}))
+
+
+# Users are the organisation's people: tens or hundreds of addresses, read in well under a
+# millisecond. A directory bigger than this is asked about address by address.
+USER_DIRECTORY_LIMIT = 5_000
+
+
+def _user_directory(session: Session) -> dict[str, tuple[int, tuple[str, ...]]] | None:
+    rows = session.execute(_ALL_USERS.limit(USER_DIRECTORY_LIMIT + 1)).all()
+    return _users(rows) if len(rows) <= USER_DIRECTORY_LIMIT else None
+
+
+def _users(rows: Iterable[Any]) -> dict[str, tuple[int, tuple[str, ...]]]:
     found: dict[str, tuple[int, tuple[str, ...]]] = {}
-    for email, user_id, primary in session.execute(_USERS, {"emails": wanted}):
+    for email, user_id, primary in rows:
         _, primaries = found.get(email, (user_id, ()))
         found[email] = (user_id, (*primaries, primary) if primary is not None else primaries)
     return found
 
 
 _PRIMARY = aliased(UserAddress)
-_USERS = (
+_ALL_USERS = (
     select(UserAddress.email, UserAddress.user_id, _PRIMARY.email)
     .outerjoin(
         _PRIMARY, and_(_PRIMARY.user_id == UserAddress.user_id, _PRIMARY.is_primary.is_(True))
     )
-    .where(UserAddress.email.in_(bindparam("emails", expanding=True)))
     .order_by(UserAddress.email, _PRIMARY.id)
 )
+_USERS = _ALL_USERS.where(UserAddress.email.in_(bindparam("emails", expanding=True)))
 
 
 def company_id_by_domain(session: Session, domain: str) -> int | None:

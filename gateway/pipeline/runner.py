@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from gateway import faults, metrics
 from gateway.config import Config
-from gateway.crm import repo
+from gateway.crm import repo, txcache
 from gateway.faults import fault_point
 from gateway.pipeline.context import HoldMessage, MessageContext, Stage
 from gateway.plugin_host import PluginHost
@@ -31,11 +31,30 @@ class Outcome:
     notes: tuple[tuple[str, str], ...] = ()
 
 
+class BatchFailed(Exception):
+    """Message ``index`` of a batch failed (``cause``); the batch's transaction was rolled
+    back, nothing of it was written."""
+
+    def __init__(self, index: int, cause: BaseException) -> None:
+        super().__init__(index)
+        self.index = index
+        self.cause = cause
+
+
 class Pipeline:
-    """An ordered tuple of stages walked by one loop."""
+    """An ordered tuple of stages walked by one loop.
+
+    The leading stages that never touch the database (``uses_database = False``: parsing)
+    run first, in :meth:`prepare`, before the message's transaction begins; the rest run in
+    :meth:`run`, inside it. A transaction is the time another worker waits for (SQLite has one
+    writer at a time) and the time row locks are held (PostgreSQL)."""
 
     def __init__(self, stages: Sequence[Stage]) -> None:
         self.stages = tuple(stages)
+        lead = 0
+        while lead < len(self.stages) and not getattr(self.stages[lead], "uses_database", True):
+            lead += 1
+        self.lead = lead
 
     @classmethod
     def from_names(cls, names: Sequence[str], config: Config) -> Pipeline:
@@ -46,8 +65,22 @@ class Pipeline:
             raise ValueError(f"unknown pipeline stage {unknown[0]!r}")
         return cls([STAGES[name](config) for name in names])
 
-    def run(self, ctx: MessageContext) -> None:
-        for stage in self.stages:
+    def prepare(self, ctx: MessageContext) -> None:
+        """The stages before the transaction (they never touch ``ctx.session``)."""
+        self._walk(ctx, self.stages[: self.lead], hooks=False)
+
+    def run(self, ctx: MessageContext, prepared: bool = False) -> None:
+        """Every stage; with ``prepared``, the rest after :meth:`prepare` (in the transaction)."""
+        if not prepared:
+            self.prepare(ctx)
+        if ctx.outcome == "dropped":
+            return
+        if self.lead and self.stages[self.lead - 1].name == "parse":
+            self._parsed(ctx)  # plugins' hooks may read the database: not in prepare()
+        self._walk(ctx, self.stages[self.lead :], hooks=True)
+
+    def _walk(self, ctx: MessageContext, stages: Sequence[Stage], hooks: bool) -> None:
+        for stage in stages:
             started = time.perf_counter()
             try:
                 stage.process(ctx)
@@ -55,8 +88,13 @@ class Pipeline:
                 metrics.observe_stage(stage.name, time.perf_counter() - started)
             if ctx.outcome == "dropped":
                 return
-            if stage.name == "parse" and ctx.plugins is not None:
-                ctx.plugins.message_parsed(ctx)
+            if hooks and stage.name == "parse":
+                self._parsed(ctx)
+
+    @staticmethod
+    def _parsed(ctx: MessageContext) -> None:
+        if ctx.plugins is not None:
+            ctx.plugins.message_parsed(ctx)
 
 
 class MessageProcessor:
@@ -103,16 +141,12 @@ class MessageProcessor:
         before_commit: Callable[[MessageContext], None] | None = None,
     ) -> Outcome:
         with self.sessions() as session:
-            ctx = MessageContext(
-                entry_id=entry_id,
-                raw=raw,
-                envelope=envelope,
-                session=session,
-                plugins=self.plugins,
-            )
-            session.begin()
+            txcache.enable(session)
+            ctx = self._context(entry_id, raw, envelope, session)
             try:
-                self.pipeline.run(ctx)
+                self.pipeline.prepare(ctx)
+                session.begin()
+                self.pipeline.run(ctx, prepared=True)
             except HoldMessage as held:
                 session.rollback()
                 if not dry_run:
@@ -129,8 +163,54 @@ class MessageProcessor:
             else:
                 if before_commit is not None:
                     before_commit(ctx)
-                fault_point("before-commit")
-                if faults.armed("inside-commit"):
-                    faults.kill_inside_commit(session)
-                session.commit()
-            return Outcome(ctx.outcome or "dropped", ctx.email_id, notes=tuple(ctx.notes))
+                self._commit(session)
+            return _outcome(ctx)
+
+    def process_batch(self, items: Sequence[tuple[str, bytes, Envelope]]) -> list[Outcome]:
+        """Process several messages (entry id, raw, envelope) in one transaction: one commit
+        (one WAL or disk flush) for all, and what each transaction reads first (the hash key,
+        the never-log list, the users) is read once. All or nothing: when message ``i`` fails,
+        is held or loses a race, everything is rolled back and :class:`BatchFailed` says
+        which; the caller processes it on its own with :meth:`process`, which knows how to
+        hold, retry or give up on one message."""
+        with self.sessions() as session:
+            txcache.enable(session)
+            contexts = []
+            for index, (entry_id, raw, envelope) in enumerate(items):
+                ctx = self._context(entry_id, raw, envelope, session)
+                try:
+                    self.pipeline.prepare(ctx)
+                except Exception as exc:
+                    raise BatchFailed(index, exc) from exc
+                contexts.append(ctx)
+            session.begin()
+            try:
+                for index, ctx in enumerate(contexts):
+                    try:
+                        self.pipeline.run(ctx, prepared=True)
+                        session.flush()  # a constraint it breaks is its own failure
+                    except Exception as exc:
+                        raise BatchFailed(index, exc) from exc
+            except BaseException:
+                session.rollback()
+                raise
+            self._commit(session)
+            return [_outcome(ctx) for ctx in contexts]
+
+    def _context(
+        self, entry_id: str, raw: bytes, envelope: Envelope, session: Session
+    ) -> MessageContext:
+        return MessageContext(
+            entry_id=entry_id, raw=raw, envelope=envelope, session=session, plugins=self.plugins
+        )
+
+    @staticmethod
+    def _commit(session: Session) -> None:
+        fault_point("before-commit")
+        if faults.armed("inside-commit"):
+            faults.kill_inside_commit(session)
+        session.commit()
+
+
+def _outcome(ctx: MessageContext) -> Outcome:
+    return Outcome(ctx.outcome or "dropped", ctx.email_id, notes=tuple(ctx.notes))

@@ -14,6 +14,7 @@ class ParseStage:
     name = "parse"
     description = "Read the message: the original author of a forward, participants, newest "
     "text, signature, thread keys, tokens, flags and direction."
+    uses_database = False  # runs before the message's transaction begins
 
     def __init__(self, config: Config) -> None:
         self.org_domains = config.organization.domains

@@ -13,7 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from gateway.config_privacy import PrivacyConfig
-from gateway.crm import Setting
+from gateway.crm import Setting, txcache
 
 KEY_SETTING = "privacy.hash_key"
 _STORED = select(Setting.value).where(Setting.key == KEY_SETTING)  # built once: every message
@@ -24,6 +24,10 @@ def hash_key(session: Session, config: PrivacyConfig) -> bytes:
     creating it at once agree through the primary key)."""
     if config.hash_key:
         return config.hash_key.encode()
+    return txcache.cached(session, KEY_SETTING, lambda: _stored_key(session))
+
+
+def _stored_key(session: Session) -> bytes:
     stored = session.scalar(_STORED)
     if stored is None:
         try:

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from gateway.addresses import domain_of
 from gateway.config import Config
 from gateway.config_privacy import LEVELS
-from gateway.crm import Contact, ContactEmail, NeverLog, Suppression
+from gateway.crm import Contact, ContactEmail, NeverLog, Suppression, txcache
 from gateway.crm.repo import AddressOwner
 from gateway.parsing import Participant, is_internal
 from gateway.privacy.keys import address_hash, hash_key
@@ -117,8 +117,12 @@ class NeverLogList:
         pass
 
     def check(self, facts: Facts, verdict: Verdict) -> None:
-        scopes = ["org", *(f"user:{uid}" for uid in facts.user_ids)]
-        entries = facts.session.execute(_NEVER_LOG, {"scopes": scopes}).all()
+        scopes = ("org", *(f"user:{uid}" for uid in sorted(set(facts.user_ids))))
+        entries = txcache.cached(
+            facts.session,
+            ("never_log", scopes),
+            lambda: facts.session.execute(_NEVER_LOG, {"scopes": list(scopes)}).all(),
+        )
         addresses = {v for k, v in entries if k == "address"}
         domains = [v for k, v in entries if k == "domain"]
         hits = {
