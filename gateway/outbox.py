@@ -25,6 +25,8 @@ from gateway.crm import (
     PluginDelivery,
     PluginEvent,
     repo,
+    txcache,
+    utcnow,
 )
 from gateway.errors import describe
 from gateway.hooks import (
@@ -50,14 +52,19 @@ def emit(session: Session, event: Event) -> None:
     email_id = getattr(event, "email_id", None)
     contact = getattr(event, "contact", None)
     contact_id = contact.id if contact is not None else getattr(event, "contact_id", None)
-    session.add(
-        PluginEvent(
-            kind=event.kind,
-            payload=event_payload(event),
-            email_id=email_id,
-            contact_id=contact_id,
-        )
-    )
+    row = {
+        "kind": event.kind,
+        "payload": event_payload(event),
+        "email_id": email_id,
+        "contact_id": contact_id,
+        "fanned_out": False,
+        "created_at": utcnow(),
+    }
+    if not txcache.defer_insert(session, _EVENTS, row):
+        session.add(PluginEvent(**row))
+
+
+_EVENTS: Any = PluginEvent.__table__
 
 
 @dataclass

@@ -1,4 +1,4 @@
-"""Reads kept for the length of one pipeline transaction.
+"""Reads kept, and write-only rows gathered, for the length of one pipeline transaction.
 
 Some rows change only by an admin's hand: the installation's hash key, the never-log list,
 the users and their addresses. Every message asks about them, so a worker's batch of messages
@@ -8,13 +8,19 @@ of that session starts with an empty one, so a change another process commits is
 next transaction, as a change committed during a single message's transaction would be. The
 pipeline itself never writes those tables (but for the hash key, which is created once and
 never changes). Sessions that did not enable it read the database every time.
+
+Some rows are only written by the pipeline, never read back in its transaction: audit
+entries, plugin events, participant rows. :func:`defer_insert` gathers them, and they are
+written just before the transaction commits, one multi-row INSERT per table for the whole
+batch instead of one statement per message. A rollback discards them with everything else.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Hashable
-from typing import TypeVar, cast
+from typing import Any, TypeVar, cast
 
+from sqlalchemy import Table, event
 from sqlalchemy.orm import Session
 
 T = TypeVar("T")
@@ -22,26 +28,61 @@ _KEY = "bccrm.txcache"
 
 
 class _Cache:
-    __slots__ = ("transaction", "values")
+    __slots__ = ("inserts", "transaction", "values")
 
     def __init__(self) -> None:
         self.transaction: object | None = None
         self.values: dict[Hashable, object] = {}
+        self.inserts: dict[Table, list[dict[str, Any]]] = {}
 
 
 def enable(session: Session) -> None:
-    """Cache :func:`cached` reads in ``session``, one transaction at a time."""
+    """Cache :func:`cached` reads and gather :func:`defer_insert` rows in ``session``, one
+    transaction at a time."""
     session.info[_KEY] = _Cache()
+
+
+def _current(session: Session) -> _Cache | None:
+    """The session's cache, emptied when a new transaction began; None when not enabled or
+    outside a transaction."""
+    cache = session.info.get(_KEY)
+    transaction = session.get_transaction()
+    if cache is None or transaction is None:
+        return None
+    if cache.transaction is not transaction:
+        cache.transaction, cache.values, cache.inserts = transaction, {}, {}
+    return cast(_Cache, cache)
 
 
 def cached(session: Session, key: Hashable, load: Callable[[], T]) -> T:
     """``load()``, once per transaction of ``session`` if it enabled the cache."""
-    cache = session.info.get(_KEY)
-    transaction = session.get_transaction()
-    if cache is None or transaction is None:
+    cache = _current(session)
+    if cache is None:
         return load()
-    if cache.transaction is not transaction:
-        cache.transaction, cache.values = transaction, {}
     if key not in cache.values:
         cache.values[key] = load()
     return cast(T, cache.values[key])
+
+
+def defer_insert(session: Session, table: Table, *rows: dict[str, Any]) -> bool:
+    """Write ``rows`` into ``table`` just before the transaction commits. False when the
+    session did not enable this, or is inside a savepoint (which could roll back without the
+    rows): the caller writes them now. Every row of a table must name the same columns."""
+    if session.in_nested_transaction():
+        return False
+    cache = _current(session)
+    if cache is None:
+        return False
+    cache.inserts.setdefault(table, []).extend(rows)
+    return True
+
+
+@event.listens_for(Session, "before_commit")
+def _write_deferred(session: Session) -> None:
+    cache = session.info.get(_KEY)
+    if cache is None or not cache.inserts or cache.transaction is not session.get_transaction():
+        return
+    inserts, cache.inserts = cache.inserts, {}
+    session.flush()  # the rows they refer to
+    for table, rows in inserts.items():
+        session.execute(table.insert(), rows)

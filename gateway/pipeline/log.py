@@ -23,6 +23,7 @@ from gateway.crm import (
     linking,
     questions,
     repo,
+    txcache,
     utcnow,
 )
 from gateway.matching import records
@@ -273,12 +274,11 @@ class Participant:
 
 
 def _write_participants(session: Session, email_id: int, rows: list[Participant]) -> None:
-    """All of a new email's participant rows in one statement (Core: nothing reads them back
-    in this transaction but through :attr:`MessageContext.recipients`)."""
-    if rows:
-        session.execute(
-            _PARTICIPANTS.insert(), [{"email_id": email_id, **asdict(row)} for row in rows]
-        )
+    """A new email's participant rows, written at the commit with the batch's others (nothing
+    reads them back in this transaction but through :attr:`MessageContext.recipients`)."""
+    values = [{"email_id": email_id, **asdict(row)} for row in rows]
+    if values and not txcache.defer_insert(session, _PARTICIPANTS, *values):
+        session.execute(_PARTICIPANTS.insert(), values)
 
 
 def _owner(ctx: MessageContext, decision: Decision) -> repo.AddressOwner | None:
