@@ -78,7 +78,9 @@ def defer_insert(session: Session, table: Table, *rows: dict[str, Any]) -> bool:
 
 
 @event.listens_for(Session, "before_commit")
-def _write_deferred(session: Session) -> None:
+def write_deferred(session: Session) -> None:
+    """Write the rows :func:`defer_insert` gathered in the current transaction now (before
+    the commit; or before reading one of those tables back, which the pipeline avoids)."""
     cache = session.info.get(_KEY)
     if cache is None or not cache.inserts or cache.transaction is not session.get_transaction():
         return

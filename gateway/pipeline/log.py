@@ -8,8 +8,8 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy import bindparam, inspect, select
+from sqlalchemy.orm import Session, make_transient_to_detached
 
 from gateway.addresses import normalize_address
 from gateway.config import Config
@@ -36,6 +36,15 @@ from gateway.privacy.store import protect
 
 _ASSOCIATIONS: Any = EmailAssociation.__table__
 _PARTICIPANTS: Any = EmailParticipant.__table__
+_LOGGERS: Any = EmailLogger.__table__
+_ATTACHMENTS: Any = EmailAttachment.__table__
+_EMAILS: Any = Email.__table__
+# (attribute, column) of every column of an email but its id, and the INSERT that writes them.
+_EMAIL_COLUMNS = [
+    (attr.key, attr.columns[0].key) for attr in inspect(Email).column_attrs if attr.key != "id"
+]
+_INSERT_EMAIL = _EMAILS.insert().returning(_EMAILS.c.id)
+_LOGGER_IDS = select(EmailLogger.user_id).where(EmailLogger.email_id == bindparam("email_id"))
 # The decisions that link the participant to a contact that already exists.
 LINKING = (linking.LINKED, linking.AUTO_LINKED)
 
@@ -69,19 +78,34 @@ class LogStage:
             return
         email = self._email(ctx)
         participants = [Participant(p.role, p.email, p.name) for p in ctx.participants]
+        parsed = ctx.require_parsed()
+        attachments = [
+            Attachment(a.filename, a.content_type, a.size, a.sha256) for a in parsed.attachments
+        ]
         if ctx.privacy is not None:
             participants = protect(
                 email,
                 participants,
+                attachments,
                 ctx.privacy,
-                self.privacy,
-                lambda: hash_key(ctx.session, self.privacy),
+                privacy=self.privacy,
+                key=lambda: hash_key(ctx.session, self.privacy),
             )
         by_address: dict[str, list[Participant]] = {}
         for participant in participants:
             by_address.setdefault(participant.email, []).append(participant)
-        ctx.session.add(email)
-        ctx.session.flush()
+        _insert_email(ctx.session, email)
+        _write_rows(
+            ctx.session,
+            _LOGGERS,
+            [
+                {"email_id": email.id, "user_id": uid, "logged_at": utcnow()}
+                for uid in ctx.logger_ids
+            ],
+        )
+        _write_rows(
+            ctx.session, _ATTACHMENTS, [{"email_id": email.id, **asdict(a)} for a in attachments]
+        )
         # The known contacts the decisions link to that the earlier stages did not read
         # enough of, in one query, kept referenced while the stage needs them.
         known = self._contacts(ctx)
@@ -243,20 +267,20 @@ class LogStage:
             privacy_level="full",
             auth=ctx.auth or {"transport": ctx.envelope.transport},
             defects=analysis.defects,
-            loggers=[EmailLogger(user_id=uid, logged_at=utcnow()) for uid in ctx.logger_ids],
-            attachments=[
-                EmailAttachment(
-                    filename=a.filename, content_type=a.content_type, size=a.size, sha256=a.sha256
-                )
-                for a in parsed.attachments
-            ],
+            # Every column, the defaults too: _insert_email writes what the object holds.
+            privacy={},
+            one_time_basis="",
+            transactional=False,
+            created_at=utcnow(),
         )
 
     def _add_loggers(self, ctx: MessageContext, email: Email) -> int:
-        present = {logger.user_id for logger in email.loggers}
+        txcache.write_deferred(ctx.session)  # an earlier copy in this batch: its loggers
+        present = set(ctx.session.scalars(_LOGGER_IDS, {"email_id": email.id}))
         new = [uid for uid in ctx.logger_ids if uid not in present]
-        email.loggers.extend(EmailLogger(user_id=uid, logged_at=utcnow()) for uid in new)
-        ctx.session.flush()
+        rows = [{"email_id": email.id, "user_id": uid, "logged_at": utcnow()} for uid in new]
+        if rows:
+            ctx.session.execute(_LOGGERS.insert(), rows)
         return len(new)
 
 
@@ -273,12 +297,38 @@ class Participant:
     confidence: float | None = None
 
 
+@dataclass
+class Attachment:
+    """An attachment row of a new email (its metadata: the content is never stored)."""
+
+    filename: str
+    content_type: str
+    size: int
+    sha256: str
+
+
+def _insert_email(session: Session, email: Email) -> None:
+    """INSERT the new ``email`` (every column set) with Core, and make the object the
+    session's persistent copy of the row: the ORM's unit of work took three times as long for
+    this one row. Its collections (loggers, participants...) are not loaded: read from the
+    database if asked for."""
+    values = {column: getattr(email, key) for key, column in _EMAIL_COLUMNS}
+    email.id = session.connection().execute(_INSERT_EMAIL, values).scalar_one()
+    make_transient_to_detached(email)
+    session.add(email)
+
+
+def _write_rows(session: Session, table: Any, rows: list[dict[str, Any]]) -> None:
+    """Rows of a new email that nothing in the pipeline's transaction reads back but through
+    the context, written at the commit with the rest of the batch's."""
+    if rows and not txcache.defer_insert(session, table, *rows):
+        session.execute(table.insert(), rows)
+
+
 def _write_participants(session: Session, email_id: int, rows: list[Participant]) -> None:
-    """A new email's participant rows, written at the commit with the batch's others (nothing
-    reads them back in this transaction but through :attr:`MessageContext.recipients`)."""
-    values = [{"email_id": email_id, **asdict(row)} for row in rows]
-    if values and not txcache.defer_insert(session, _PARTICIPANTS, *values):
-        session.execute(_PARTICIPANTS.insert(), values)
+    """A new email's participant rows (read back only through
+    :attr:`MessageContext.recipients`)."""
+    _write_rows(session, _PARTICIPANTS, [{"email_id": email_id, **asdict(row)} for row in rows])
 
 
 def _owner(ctx: MessageContext, decision: Decision) -> repo.AddressOwner | None:

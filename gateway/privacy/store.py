@@ -6,7 +6,7 @@ names, ``anonymous`` keeps participants only as keyed hashes, and ``full`` text 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Protocol, TypeVar
 
 from gateway.config_privacy import PrivacyConfig
@@ -31,20 +31,28 @@ class Person(Protocol):
 P = TypeVar("P", bound=Person)
 
 
+class Named(Protocol):
+    """An attachment row of an email not yet stored."""
+
+    filename: str
+
+
 def protect(
     email: Email,
     participants: list[P],
+    attachments: Sequence[Named],
     verdict: Verdict,
+    *,
     privacy: PrivacyConfig,
     key: Callable[[], bytes],
 ) -> list[P]:
-    """Apply ``verdict`` to ``email`` and its ``participants`` (neither stored yet); records
-    the verdict on the email. Returns the participants to store."""
+    """Apply ``verdict`` to ``email``, its ``participants`` and ``attachments`` (none of them
+    stored yet); records the verdict on the email. Returns the participants to store."""
     participants = _mask(email, participants, verdict.excluded)
     level = verdict.level
     if level in ("metadata", "anonymous"):
         email.body_text = email.reply_text = ""
-        for attachment in email.attachments:
+        for attachment in attachments:
             attachment.filename = ""
     if level == "anonymous":
         secret = key()
