@@ -20,9 +20,10 @@ from gateway.crm import (
     EmailLogger,
     EmailParticipant,
     UserAddress,
+    repo,
 )
 from gateway.hooks import ContactCreated, ContactRef, EmailLogged
-from gateway.outbox import emit
+from gateway.outbox import emit, listened
 
 MAX_CONTACTS = 50
 
@@ -93,10 +94,9 @@ def contact_refs(session: Session, contact_ids: Sequence[int]) -> list[ContactRe
     wanted = list(dict.fromkeys(contact_ids))
     if not wanted:
         return []
-    session.flush()
     rows: dict[int, Any] = {}
     phones: dict[int, list[str]] = {}
-    for record in session.execute(_CONTACT_REFS, {"ids": wanted}):
+    for record in repo.core(session).execute(_CONTACT_REFS, {"ids": wanted}):
         rows.setdefault(record.id, record)
         if record.e164 is not None:
             phones.setdefault(record.id, []).append(record.e164)
@@ -133,6 +133,8 @@ def emit_email_logged(
     has at hand is not read again: ``links``, its associations as (kind, target id) in the
     order they were made; ``recipients``, its participants' addresses but the author's;
     ``loggers``, the primary addresses of the users who logged it."""
+    if not listened(session, EmailLogged.kind):
+        return
     session.flush()
     if links is None:
         links = email_links(session, email.id)
@@ -187,6 +189,8 @@ def email_links(session: Session, email_id: int) -> list[tuple[str, int]]:
 def emit_contact_created(
     session: Session, contact: Contact, email_id: int | None = None, team_inbox: str = ""
 ) -> None:
+    if not listened(session, ContactCreated.kind):
+        return
     session.flush()
     ref = contact_ref(session, contact)
     emit(

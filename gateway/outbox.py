@@ -47,8 +47,28 @@ LEASE = timedelta(minutes=10)  # a "running" delivery older than this was abando
 KEEP_DONE = timedelta(days=7)  # delivered events stay this long for `bccrm plugins outbox`
 
 
+_LISTENING = "bccrm.listening"
+
+
+def listen_only(session: Session, kinds: frozenset[str]) -> None:
+    """Record in ``session`` only the events of ``kinds``: those an enabled plugin of this
+    process receives (:meth:`PluginHost.listening`). The dispatcher would delete the others
+    unread; the worker does not build them at all."""
+    session.info[_LISTENING] = kinds
+
+
+def listened(session: Session, kind: str) -> bool:
+    """Whether events of ``kind`` are recorded in ``session`` (all are, unless the session
+    was told otherwise with :func:`listen_only`)."""
+    kinds = session.info.get(_LISTENING)
+    return kinds is None or kind in kinds
+
+
 def emit(session: Session, event: Event) -> None:
-    """Record ``event`` for delivery once ``session``'s transaction commits."""
+    """Record ``event`` for delivery once ``session``'s transaction commits (unless nobody
+    listens, see :func:`listen_only`)."""
+    if not listened(session, event.kind):
+        return
     email_id = getattr(event, "email_id", None)
     contact = getattr(event, "contact", None)
     contact_id = contact.id if contact is not None else getattr(event, "contact_id", None)

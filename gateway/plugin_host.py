@@ -28,6 +28,7 @@ from gateway.errors import log_failure
 from gateway.hooks import (
     ENRICH_FIELDS,
     ENTRY_POINT_GROUP,
+    EVENT_HOOKS,
     PROJECT,
     ContactDraft,
     Evidence,
@@ -175,6 +176,19 @@ class PluginHost:
 
     def channels(self, name: str) -> tuple[str, ...]:
         return self._channels.get(name, ())
+
+    def listening(self) -> frozenset[str]:
+        """The event kinds an enabled plugin receives: it implements the kind's hook and has
+        a channel to receive it on, or (a new contact) it enriches contacts. The others the
+        dispatcher would delete unread (see :class:`gateway.outbox.Dispatcher`)."""
+        kinds = {
+            kind
+            for kind, hook in EVENT_HOOKS.items()
+            if any(self.channels(name) for name, _impl in self.implementations(hook))
+        }
+        if self.implementations("bccrm_enrich_contact"):
+            kinds.add("contact_created")
+        return frozenset(kinds)
 
     def implementations(self, hook: str) -> list[tuple[str, Any]]:
         """``(plugin name, HookImpl)`` of every enabled plugin implementing ``hook``, in

@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import and_, bindparam, delete, select
+from sqlalchemy import Connection, and_, bindparam, delete, select
 from sqlalchemy.orm import Session, aliased
 
 from gateway.crm import txcache
@@ -22,6 +22,14 @@ from gateway.crm.people import (
     UserAddress,
 )
 from gateway.matching.names import blocking_keys
+
+
+def core(session: Session) -> Connection:
+    """The session's connection, for a Core statement on the worker's hot path (it costs a
+    third of ``Session.execute``'s overhead), after writing pending ORM changes, as the
+    session's autoflush would."""
+    session.flush()
+    return session.connection()
 
 
 def contact_id_by_email(session: Session, email: str) -> int | None:
@@ -47,7 +55,7 @@ def address_owners(session: Session, emails: Iterable[str]) -> dict[str, Address
     wanted = list(dict.fromkeys(emails))
     if not wanted:
         return {}
-    rows = session.execute(_OWNERS, {"emails": wanted})
+    rows = core(session).execute(_OWNERS, {"emails": wanted})
     return {
         row.email: AddressOwner(
             row.id, row.status, bool(row.objecting), row.first_name, row.last_name, row.company_id

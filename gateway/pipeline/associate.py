@@ -299,7 +299,8 @@ def _open_deals_of(
     """The open deals of ``contacts`` and the open deals of ``companies`` (id, name, stage,
     updated_at), each newest first, read in one query."""
     halves: tuple[dict[int, Row[Any]], dict[int, Row[Any]]] = ({}, {})
-    for row in session.execute(_OPEN_DEALS, {"contacts": contacts, "companies": companies}):
+    params = {"contacts": contacts, "companies": companies}
+    for row in repo.core(session).execute(_OPEN_DEALS, params):
         halves[0 if row.of_contacts else 1].setdefault(row.id, row)
     return _newest_first(halves[0]), _newest_first(halves[1])
 

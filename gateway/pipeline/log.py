@@ -382,4 +382,4 @@ class _Links:
 
     def write(self, session: Session) -> None:
         if self.rows:
-            session.execute(_ASSOCIATIONS.insert(), self.rows)  # Core: one executemany
+            repo.core(session).execute(_ASSOCIATIONS.insert(), self.rows)  # one executemany

@@ -38,7 +38,9 @@ class MatchStage:
             ctx.logger_ids = find_loggers(ctx, parsed.sender.email)
         ctx.note(self.name, "logged by a registered user" if ctx.logger_ids else "no registered "
                  "user logged this copy")  # fmt: skip
-        ctx.duplicate_of = ctx.session.scalar(_DUPLICATE, {"key": parsed.dedup_key})
+        ctx.duplicate_of = (
+            repo.core(ctx.session).execute(_DUPLICATE, {"key": parsed.dedup_key}).scalar()
+        )
         if ctx.duplicate_of is not None:
             ctx.note(self.name, "another copy of an email already logged")
             return

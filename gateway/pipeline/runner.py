@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from gateway import faults, metrics
+from gateway import faults, metrics, outbox
 from gateway.config import Config
 from gateway.crm import repo, txcache
 from gateway.faults import fault_point
@@ -112,6 +112,8 @@ class MessageProcessor:
         self.sessions = sessions
         self.race_retries = race_retries
         self.plugins = plugins
+        # The events some enabled plugin receives (None: no host given, record them all).
+        self.listening = plugins.listening() if plugins is not None else None
 
     def process(
         self,
@@ -141,7 +143,7 @@ class MessageProcessor:
         before_commit: Callable[[MessageContext], None] | None = None,
     ) -> Outcome:
         with self.sessions() as session:
-            txcache.enable(session)
+            self._open(session)
             ctx = self._context(entry_id, raw, envelope, session)
             try:
                 self.pipeline.prepare(ctx)
@@ -174,7 +176,7 @@ class MessageProcessor:
         which; the caller processes it on its own with :meth:`process`, which knows how to
         hold, retry or give up on one message."""
         with self.sessions() as session:
-            txcache.enable(session)
+            self._open(session)
             contexts = []
             for index, (entry_id, raw, envelope) in enumerate(items):
                 ctx = self._context(entry_id, raw, envelope, session)
@@ -196,6 +198,11 @@ class MessageProcessor:
                 raise
             self._commit(session)
             return [_outcome(ctx) for ctx in contexts]
+
+    def _open(self, session: Session) -> None:
+        txcache.enable(session)
+        if self.listening is not None:
+            outbox.listen_only(session, self.listening)
 
     def _context(
         self, entry_id: str, raw: bytes, envelope: Envelope, session: Session

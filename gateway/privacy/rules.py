@@ -21,7 +21,7 @@ from gateway.addresses import domain_of
 from gateway.config import Config
 from gateway.config_privacy import LEVELS
 from gateway.crm import Contact, ContactEmail, NeverLog, Suppression, txcache
-from gateway.crm.repo import AddressOwner
+from gateway.crm.repo import AddressOwner, core
 from gateway.parsing import Participant, is_internal
 from gateway.privacy.keys import address_hash, hash_key
 
@@ -100,7 +100,7 @@ class Suppressed:
             return
         key = hash_key(facts.session, self.privacy)
         hashes = {address_hash(key, a): a for a in facts.external}
-        rows = facts.session.execute(_SUPPRESSED, {"hashes": sorted(hashes)}).all()
+        rows = core(facts.session).execute(_SUPPRESSED, {"hashes": sorted(hashes)}).all()
         erased = {hashes[h] for h, reason in rows if reason == "erased"}
         verdict.excluded |= erased
         if any(reason == "objected" for _, reason in rows):

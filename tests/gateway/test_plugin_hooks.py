@@ -17,7 +17,7 @@ from types import ModuleType
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 import gateway.plugin_host
 from gateway.app import App, build_app
@@ -470,6 +470,24 @@ def test_events_nobody_listens_to_are_not_kept(make_app: AppFactory) -> None:
     deliver(app)
     with app.sessions() as session:
         assert session.scalars(select(PluginEvent)).all() == []
+
+
+def test_the_worker_records_only_the_events_an_enabled_plugin_receives(
+    make_app: AppFactory,
+) -> None:
+    """Nobody takes contact_created here: the new contact's event is not even written (the
+    dispatcher would delete it unread), the email's is."""
+    app = make_app({"email_only": EmailOnly()})
+    assert app.processor().listening == {"email_logged"}
+    assert process(app, outbound()) == "logged"  # jan@acme.pl becomes a new contact
+    with app.sessions() as session:
+        assert session.scalars(select(PluginEvent.kind)).all() == ["email_logged"]
+        assert session.scalar(select(func.count()).select_from(Contact)) == 1
+    silent = make_app({})
+    assert silent.processor().listening == frozenset()
+    assert process(silent, outbound(to="Ewa <ewa@acme.pl>")) == "logged"
+    with silent.sessions() as session:
+        assert session.scalars(select(PluginEvent.kind)).all() == ["email_logged"]  # app's
 
 
 def test_done_events_are_pruned_after_a_week(make_app: AppFactory) -> None:
