@@ -6,12 +6,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, and_, bindparam, delete, select
+from sqlalchemy import Connection, and_, bindparam, delete, event, select
 from sqlalchemy.orm import Session, aliased
 
 from gateway.crm import txcache
 from gateway.crm.base import utcnow
-from gateway.crm.mail import AuditEntry
+from gateway.crm.mail import AuditEntry, Email
 from gateway.crm.people import (
     Company,
     CompanyDomain,
@@ -30,6 +30,48 @@ def core(session: Session) -> Connection:
     session's autoflush would."""
     session.flush()
     return session.connection()
+
+
+# The emails already logged, by dedup key (Message-ID + body hash): another copy of one is
+# a duplicate. A worker's batch asks about all of its keys at once (prefetch_emails); the
+# rows its messages add are recorded as they are written (email_logged).
+_BY_KEY = select(Email.dedup_key, Email.id).where(
+    Email.dedup_key.in_(bindparam("keys", expanding=True))
+)
+_PREFETCHED = "emails by dedup key"
+
+
+def prefetch_emails(session: Session, keys: Iterable[str]) -> None:
+    """Look up the emails of ``keys`` in one query, for :func:`email_id_by_key` to answer
+    from for the rest of the transaction (a session with txcache enabled)."""
+    wanted = sorted(set(keys))
+    found: dict[str, int | None] = dict.fromkeys(wanted)
+    if wanted:
+        found.update((key, id_) for key, id_ in core(session).execute(_BY_KEY, {"keys": wanted}))
+    _emails_by_key(session).update(found)
+
+
+def email_logged(session: Session, key: str, email_id: int) -> None:
+    """Record that this transaction wrote the email of ``key``."""
+    _emails_by_key(session)[key] = email_id
+
+
+def email_id_by_key(session: Session, key: str) -> int | None:
+    """The email with dedup key ``key``, if one is logged."""
+    known = _emails_by_key(session)
+    if key not in known:
+        row = core(session).execute(_BY_KEY, {"keys": [key]}).first()
+        known[key] = row.id if row is not None else None
+    return known[key]
+
+
+def _emails_by_key(session: Session) -> dict[str, int | None]:
+    """What this transaction knows of emails by dedup key (empty outside a txcache one)."""
+
+    def empty() -> dict[str, int | None]:
+        return {}
+
+    return txcache.cached(session, _PREFETCHED, empty)
 
 
 def contact_id_by_email(session: Session, email: str) -> int | None:
@@ -51,17 +93,61 @@ class AddressOwner:
 
 def address_owners(session: Session, emails: Iterable[str]) -> dict[str, AddressOwner]:
     """The contact owning each of ``emails`` that any contact has (primary or secondary,
-    whatever the contact's status), in one query."""
+    whatever the contact's status), in one query. In a txcache session, the answers are kept
+    for the transaction (a worker's batch asks about all its people at once with
+    :func:`prefetch_owners`) until a flush in it changes the contact or adds an address."""
     wanted = list(dict.fromkeys(emails))
     if not wanted:
         return {}
-    rows = core(session).execute(_OWNERS, {"emails": wanted})
-    return {
-        row.email: AddressOwner(
-            row.id, row.status, bool(row.objecting), row.first_name, row.last_name, row.company_id
-        )
-        for row in rows
-    }
+    known = _owners_by_address(session)
+    if missing := [e for e in wanted if e not in known]:
+        found = {
+            row.email: AddressOwner(
+                row.id,
+                row.status,
+                bool(row.objecting),
+                row.first_name,
+                row.last_name,
+                row.company_id,
+            )
+            for row in core(session).execute(_OWNERS, {"emails": missing})
+        }
+        known.update((e, found.get(e)) for e in missing)
+    return {e: owner for e in wanted if (owner := known[e]) is not None}
+
+
+def prefetch_owners(session: Session, emails: Iterable[str]) -> None:
+    """:func:`address_owners` of all ``emails`` now, in one query, kept for the transaction."""
+    address_owners(session, emails)
+
+
+_OWNERS_KEY = "owners by address"
+
+
+def _owners_by_address(session: Session) -> dict[str, AddressOwner | None]:
+    def empty() -> dict[str, AddressOwner | None]:
+        return {}
+
+    return txcache.cached(session, _OWNERS_KEY, empty)
+
+
+@event.listens_for(Session, "after_flush")
+def _forget_changed_owners(session: Session, _context: Any) -> None:
+    """A flush that adds an address or changes a contact makes the kept owners of its
+    addresses stale: they are asked again."""
+    known = txcache.peek(session, _OWNERS_KEY)
+    if not known:
+        return
+    changed: set[int] = set()
+    for obj in (*session.new, *session.dirty, *session.deleted):
+        if isinstance(obj, ContactEmail):
+            known.pop(obj.email, None)
+            changed.add(obj.contact_id)
+        elif isinstance(obj, Contact):
+            changed.add(obj.id)
+    if changed:
+        for address in [a for a, o in known.items() if o is not None and o.contact_id in changed]:
+            del known[address]
 
 
 _OWNERS = (

@@ -64,6 +64,14 @@ def cached(session: Session, key: Hashable, load: Callable[[], T]) -> T:
     return cast(T, cache.values[key])
 
 
+def peek(session: Session, key: Hashable) -> Any:
+    """What :func:`cached` keeps under ``key`` in the current transaction, or None."""
+    cache = session.info.get(_KEY)
+    if cache is None or cache.transaction is not session.get_transaction():
+        return None
+    return cache.values.get(key)
+
+
 def defer_insert(session: Session, table: Table, *rows: dict[str, Any]) -> bool:
     """Write ``rows`` into ``table`` just before the transaction commits. False when the
     session did not enable this, or is inside a savepoint (which could roll back without the

@@ -314,6 +314,7 @@ def _insert_email(session: Session, email: Email) -> None:
     database if asked for."""
     values = {column: getattr(email, key) for key, column in _EMAIL_COLUMNS}
     email.id = session.connection().execute(_INSERT_EMAIL, values).scalar_one()
+    repo.email_logged(session, email.dedup_key, email.id)
     make_transient_to_detached(email)
     session.add(email)
 

@@ -7,19 +7,17 @@ A bounce marks the addresses that failed on their contacts and is not logged.
 
 from __future__ import annotations
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import update
 
 from gateway.addresses import mask_address
 from gateway.config import Config
-from gateway.crm import ContactEmail, Email, linking, repo, utcnow
+from gateway.crm import ContactEmail, linking, repo, utcnow
 from gateway.matching.policy import MessageFlags
 from gateway.matching.resolve import Decision, Resolver
 from gateway.parsing import is_internal
 from gateway.parsing.dsn import bounced_recipients
 from gateway.pipeline.context import MessageContext
 from gateway.pipeline.privacy import find_loggers
-
-_DUPLICATE = select(Email.id).where(Email.dedup_key == bindparam("key"))  # built once
 
 
 class MatchStage:
@@ -38,9 +36,7 @@ class MatchStage:
             ctx.logger_ids = find_loggers(ctx, parsed.sender.email)
         ctx.note(self.name, "logged by a registered user" if ctx.logger_ids else "no registered "
                  "user logged this copy")  # fmt: skip
-        ctx.duplicate_of = (
-            repo.core(ctx.session).execute(_DUPLICATE, {"key": parsed.dedup_key}).scalar()
-        )
+        ctx.duplicate_of = repo.email_id_by_key(ctx.session, parsed.dedup_key)
         if ctx.duplicate_of is not None:
             ctx.note(self.name, "another copy of an email already logged")
             return

@@ -20,6 +20,10 @@ from gateway.spool import Envelope
 
 log = logging.getLogger("bccrm.pipeline")
 
+# A batch reads the contacts of up to this many people of each message at once (a mass
+# mailing's others are asked about when, and if, a stage needs them).
+PREFETCH_PEOPLE = 50
+
 
 @dataclass(frozen=True)
 class Outcome:
@@ -187,6 +191,12 @@ class MessageProcessor:
                 contexts.append(ctx)
             session.begin()
             try:
+                # Which of them are copies of emails logged before, and who their people
+                # are, in one query each.
+                repo.prefetch_emails(session, (c.parsed.dedup_key for c in contexts if c.parsed))
+                repo.prefetch_owners(
+                    session, (p.email for c in contexts for p in c.participants[:PREFETCH_PEOPLE])
+                )
                 for index, ctx in enumerate(contexts):
                     try:
                         self.pipeline.run(ctx, prepared=True)

@@ -16,6 +16,7 @@ from gateway.app import App, build_app
 from gateway.crm import AuditEntry, Email, EmailLogger
 from gateway.crm.db import upgrade
 from gateway.pipeline import DEFAULT_STAGES, STAGES, MessageContext, MessageProcessor, Pipeline
+from gateway.services.export import export_all
 from gateway.spool import Envelope
 from gateway.worker import Worker
 from tests.conftest import ConfigFactory
@@ -179,3 +180,30 @@ def test_two_copies_of_one_email_in_a_batch_make_one_email_with_both_loggers(
     with batch_app.sessions() as session:
         assert session.scalar(select(func.count()).select_from(Email)) == 1
         assert session.scalar(select(func.count()).select_from(EmailLogger)) == 2
+
+
+def test_a_person_created_by_one_message_is_known_to_the_next_in_the_batch(
+    batch_app: App,
+) -> None:
+    """The batch reads its people's contacts at once; the contact the first message creates
+    (and the address it adds) must not be missed by the second: one contact, both emails on
+    it, and no rolled-back attempt (one commit)."""
+    sender = "Jan Wiśniewski <jan@wisniewski-bud.pl>"
+    for n in range(2):
+        raw = make_message(
+            sender=sender, to="Anna Nowak <anna@example.com>", subject=f"Zapytanie {n}"
+        )
+        batch_app.spool.store(raw, ENVELOPE)
+    counter = commits(batch_app)
+    assert drain(batch_app.worker())["logged"] == 2
+    assert counter[0] == 1
+    data = export_all(batch_app.sessions)
+    [contact] = data["contacts"]
+    assert [e["contact_ids"] for e in data["emails"]] == [[contact["id"]]] * 2
+    outcomes = [
+        p["match"]["outcome"]
+        for e in data["emails"]
+        for p in e["participants"]
+        if p["role"] == "from"
+    ]
+    assert outcomes == ["created", "linked"]  # the second by its address, not by its name
