@@ -197,8 +197,8 @@ class Worker:
             return True
         except TRANSIENT_ERRORS:  # at BEGIN or COMMIT
             return self._unavailable(run)
-        except Exception as exc:  # at COMMIT, not one message's fault: each on its own
-            log_failure(log, logging.WARNING, f"batch of {len(run)} failed at commit", exc)
+        except Exception as exc:  # the batch's lookups or COMMIT: no one message's fault
+            log_failure(log, logging.WARNING, f"batch of {len(run)} failed", exc)
             runs.extendleft([c] for c in reversed(run))
             return True
         fault_point("after-commit")
