@@ -67,11 +67,7 @@ def email_id_by_key(session: Session, key: str) -> int | None:
 
 def _emails_by_key(session: Session) -> dict[str, int | None]:
     """What this transaction knows of emails by dedup key (empty outside a txcache one)."""
-
-    def empty() -> dict[str, int | None]:
-        return {}
-
-    return txcache.cached(session, _PREFETCHED, empty)
+    return txcache.mapping(session, _PREFETCHED)
 
 
 def contact_id_by_email(session: Session, email: str) -> int | None:
@@ -94,8 +90,8 @@ class AddressOwner:
 def address_owners(session: Session, emails: Iterable[str]) -> dict[str, AddressOwner]:
     """The contact owning each of ``emails`` that any contact has (primary or secondary,
     whatever the contact's status), in one query. In a txcache session, the answers are kept
-    for the transaction (a worker's batch asks about all its people at once with
-    :func:`prefetch_owners`) until a flush in it changes the contact or adds an address."""
+    for the transaction (a worker's batch asks about all its people at once, up front) until
+    a flush in it changes the contact or adds an address."""
     wanted = list(dict.fromkeys(emails))
     if not wanted:
         return {}
@@ -116,19 +112,11 @@ def address_owners(session: Session, emails: Iterable[str]) -> dict[str, Address
     return {e: owner for e in wanted if (owner := known[e]) is not None}
 
 
-def prefetch_owners(session: Session, emails: Iterable[str]) -> None:
-    """:func:`address_owners` of all ``emails`` now, in one query, kept for the transaction."""
-    address_owners(session, emails)
-
-
 _OWNERS_KEY = "owners by address"
 
 
 def _owners_by_address(session: Session) -> dict[str, AddressOwner | None]:
-    def empty() -> dict[str, AddressOwner | None]:
-        return {}
-
-    return txcache.cached(session, _OWNERS_KEY, empty)
+    return txcache.mapping(session, _OWNERS_KEY)
 
 
 @event.listens_for(Session, "after_flush")

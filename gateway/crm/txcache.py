@@ -64,6 +64,12 @@ def cached(session: Session, key: Hashable, load: Callable[[], T]) -> T:
     return cast(T, cache.values[key])
 
 
+def mapping(session: Session, key: Hashable) -> dict[Any, Any]:
+    """A dict kept under ``key`` for the transaction (a fresh one each call in a session
+    that did not enable the cache)."""
+    return cached(session, key, dict)
+
+
 def peek(session: Session, key: Hashable) -> Any:
     """What :func:`cached` keeps under ``key`` in the current transaction, or None."""
     cache = session.info.get(_KEY)

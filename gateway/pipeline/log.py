@@ -4,7 +4,7 @@ transaction. Another copy of an email already logged only adds its loggers."""
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -104,7 +104,7 @@ class LogStage:
             ],
         )
         _write_rows(
-            ctx.session, _ATTACHMENTS, [{"email_id": email.id, **asdict(a)} for a in attachments]
+            ctx.session, _ATTACHMENTS, [{"email_id": email.id, **vars(a)} for a in attachments]
         )
         # The known contacts the decisions link to that the earlier stages did not read
         # enough of, in one query, kept referenced while the stage needs them.
@@ -118,7 +118,9 @@ class LogStage:
                 row.outcome = decision.outcome
                 row.reason = decision.reason[:300]
                 row.confidence = decision.confidence
-        _write_participants(ctx.session, email.id, participants)
+        _write_rows(
+            ctx.session, _PARTICIPANTS, [{"email_id": email.id, **vars(p)} for p in participants]
+        )
         links.write(ctx.session)
         ctx.session.flush()
         del known
@@ -286,7 +288,8 @@ class LogStage:
 
 @dataclass
 class Participant:
-    """A participant row of a new email, written by :func:`_write_participants`."""
+    """A participant row of a new email (read back in the transaction only through
+    :attr:`MessageContext.recipients`)."""
 
     role: str
     email: str
@@ -324,12 +327,6 @@ def _write_rows(session: Session, table: Any, rows: list[dict[str, Any]]) -> Non
     the context, written at the commit with the rest of the batch's."""
     if rows and not txcache.defer_insert(session, table, *rows):
         session.execute(table.insert(), rows)
-
-
-def _write_participants(session: Session, email_id: int, rows: list[Participant]) -> None:
-    """A new email's participant rows (read back only through
-    :attr:`MessageContext.recipients`)."""
-    _write_rows(session, _PARTICIPANTS, [{"email_id": email_id, **asdict(row)} for row in rows])
 
 
 def _owner(ctx: MessageContext, decision: Decision) -> repo.AddressOwner | None:

@@ -194,7 +194,7 @@ class MessageProcessor:
                 # Which of them are copies of emails logged before, and who their people
                 # are, in one query each.
                 repo.prefetch_emails(session, (c.parsed.dedup_key for c in contexts if c.parsed))
-                repo.prefetch_owners(
+                repo.address_owners(
                     session, (p.email for c in contexts for p in c.participants[:PREFETCH_PEOPLE])
                 )
                 for index, ctx in enumerate(contexts):
