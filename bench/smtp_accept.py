@@ -19,7 +19,7 @@ What is measured
       config: a ``[limits]`` table holding every default of ``LimitsConfig`` (recipients,
       header bytes, MIME depth and parts, sessions in all and per IP, the per-session command
       call limit, the idle timeout, bare CR/LF rejected, the free-disk reserve) and the default
-      ``[gateway] max_message_size``. DATA is streamed line by line through the size, bare-LF
+      ``[gateway] max_message_size``. DATA is streamed in pieces through the size, bare-LF
       and MIME-structure checks into the spool, and the recipient and client checks, the
       envelope record, ids and replies come on top. It logs at INFO to a file, as in
       production (one line per accepted message).

@@ -41,7 +41,8 @@ class _Frame:
 
 @dataclass
 class StructureScanner:
-    """Feed it every DATA line (dot-unstuffed, with its CRLF); read :attr:`violation`."""
+    """Feed it the message's lines (dot-unstuffed, with their CRLF) one by one with
+    :meth:`feed` or as blocks with :meth:`feed_lines`; read :attr:`violation`."""
 
     max_header_bytes: int
     max_depth: int
@@ -62,6 +63,43 @@ class StructureScanner:
             self._header_line(line)
         elif self.stack and line.startswith(b"--"):
             self._boundary_line(line.rstrip())
+
+    def feed_lines(self, block: bytes, *, at_line_start: bool = True) -> None:
+        """Feed a block of lines at once (bare CR/LF already refused or made CRLF).
+
+        The block's last line may be unfinished, and unless ``at_line_start`` its first continues
+        the last one of the previous block. Only header lines and lines beginning with ``--``
+        inside a multipart are looked at; the rest of a body is skipped by ``find``.
+        """
+        pos, size = 0, len(block)
+        if not at_line_start:
+            pos = block.find(b"\n") + 1 or size
+            if self.in_headers and self.violation is None:
+                self._header_continued(block[:pos])
+        while pos < size and self.violation is None:
+            if self.in_headers:
+                stop = block.find(b"\n", pos) + 1 or size
+                self._header_line(block[pos:stop])
+            elif not self.stack:
+                return  # a body with no boundary to look for
+            else:
+                if not block.startswith(b"--", pos):
+                    pos = block.find(b"\n--", pos) + 1
+                    if not pos:
+                        return
+                stop = block.find(b"\n", pos) + 1 or size
+                self._boundary_line(block[pos:stop].rstrip())
+            pos = stop
+
+    def _header_continued(self, part: bytes) -> None:
+        """The rest of a header line that was fed unfinished."""
+        if self.top_level:
+            self.header_bytes += len(part)
+            if self.header_bytes > self.max_header_bytes:
+                self.violation = "header block too large"
+                return
+        if self.in_content_type and len(self.content_type) < MAX_CONTENT_TYPE:
+            self.content_type += part
 
     def _header_line(self, line: bytes) -> None:
         if self.top_level:

@@ -2,8 +2,9 @@
 
 aiosmtpd buffers a whole DATA phase in memory (about 67 bytes per received line: 32 MiB of empty
 lines is about 1 GiB), has no connection cap, and answers some limits with its own wording. This
-subclass streams DATA line by line into the spool file while checking size, bare CR/LF and MIME
-structure, caps sessions in all and per client IP, and answers from the reply catalogue.
+subclass streams DATA into the spool file while checking size, bare CR/LF and MIME structure
+(gateway.smtp.dataphase), caps sessions in all and per client IP, and answers from the reply
+catalogue.
 """
 
 from __future__ import annotations
@@ -19,7 +20,8 @@ from aiosmtpd.smtp import SMTP, AuthResult, LoginPassword, syntax
 
 from gateway import metrics
 from gateway.config_trust import LimitsConfig
-from gateway.smtp import replies
+from gateway.smtp import dataphase, replies
+from gateway.smtp.dataphase import DataDecoder
 from gateway.smtp.handler import AuthUnavailable
 from gateway.smtp.prescan import StructureScanner
 from gateway.spool import EntryWriter
@@ -31,7 +33,6 @@ log = logging.getLogger("bccrm.smtp")
 warnings.filterwarnings("ignore", message=".*login_data.*", category=DeprecationWarning)
 
 _SIZE_PARAM = re.compile(rb"\bSIZE=(\d{1,20})\b", re.IGNORECASE)
-_BARE = re.compile(rb"\r(?!\n)|(?<!\r)\n")
 _QUEUED = replies.queued("")
 
 
@@ -260,63 +261,18 @@ class GatewaySMTP(SMTP):
         return status
 
     async def _receive(self, writer: EntryWriter) -> str | None:
-        """Read up to the final dot, writing lines; a reply if a limit was exceeded."""
+        """Read up to the final dot, writing the content; a reply if a limit was exceeded."""
         scanner = StructureScanner(
             self.limits.max_header_bytes, self.limits.max_mime_depth, self.limits.max_mime_parts
         )
-        normalize = self.limits.bare_line_endings == "normalize"
-        limit = self.data_size_limit or 0
-        size, problem, at_line_start = 0, None, True
-        while True:
-            try:
-                line = await self._reader.readuntil(b"\r\n")
-                whole = True
-            except asyncio.LimitOverrunError as exc:
-                # A line longer than the reader's limit: take it in pieces (still bounded).
-                line = await self._reader.read(exc.consumed)
-                whole = False
-            if at_line_start and whole and line == b".\r\n":
-                return problem
-            size += len(line)
-            if problem is None:
-                problem = self._line(
-                    writer,
-                    scanner,
-                    line,
-                    at_line_start=at_line_start,
-                    whole=whole,
-                    normalize=normalize,
-                    too_big=bool(limit) and size > limit,
-                )
-            at_line_start = whole
-
-    def _line(
-        self,
-        writer: EntryWriter,
-        scanner: StructureScanner,
-        line: bytes,
-        *,
-        at_line_start: bool,
-        whole: bool,
-        normalize: bool,
-        too_big: bool,
-    ) -> str | None:
-        if too_big:
-            return replies.MESSAGE_TOO_BIG
-        if at_line_start and line.startswith(b"."):
-            line = line[1:]  # RFC 5321 4.5.2 dot-stuffing
-        end = len(line) - 2 if whole else len(line)
-        if _BARE.search(line, 0, end):
-            if not normalize:
-                return replies.BARE_LF
-            line = _BARE.sub(b"\r\n", line[:end]) + line[end:]
-        for piece in line.splitlines(keepends=True) if normalize else (line,):
-            scanner.feed(piece)
-        if scanner.violation is not None:
-            log.info("message refused: %s", scanner.violation)
-            return replies.STRUCTURE_LIMITS
-        writer.write(line)
-        return None
+        decoder = DataDecoder(
+            writer.write,
+            scanner,
+            size_limit=self.data_size_limit or 0,
+            normalize=self.limits.bare_line_endings == "normalize",
+        )
+        await dataphase.receive(self._reader, decoder)
+        return decoder.problem
 
 
 def _abort_opened(opening: asyncio.Future[tuple[EntryWriter | None, str]]) -> None:
