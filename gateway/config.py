@@ -108,6 +108,7 @@ class WorkerConfig:
     poll_interval: float = 0.2
     retry_delay: float = 30.0
     batch_size: int = 32
+    nice: int = 10  # the worker's scheduling priority: below the edge's
 
 
 @dataclass(frozen=True)
@@ -261,6 +262,7 @@ def _worker(r: Reader) -> WorkerConfig:
         batch_size=r.get(
             "batch_size", int, d.batch_size, lambda v: 1 <= v <= 1000, "must be 1..1000"
         ),
+        nice=r.get("nice", int, d.nice, lambda v: 0 <= v <= 19, "must be 0..19"),
     )
     r.finish()
     return cfg

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
 import smtplib
 import subprocess
@@ -54,3 +55,16 @@ def test_bcc_copy_reaches_the_contact_timeline_and_sigterm_stops_cleanly(
     logs.wait_for(r"bccrm\.serve: worker stopped")
     assert not any("Traceback" in line for line in logs.lines)
     assert list(Path(config.spool.path, "new").iterdir()) == []
+
+
+def test_the_worker_runs_below_the_edges_priority(
+    config: Config, served: tuple[subprocess.Popen[str], int, LogReader]
+) -> None:
+    """[worker] nice (10 by default): a busy worker must not slow down the edge's replies."""
+    process, _, logs = served
+    worker = int(logs.wait_for(r"bccrm\.serve: worker started \(pid (\d+)\)").group(1))
+    ours = os.getpriority(os.PRIO_PROCESS, 0)
+    assert config.worker.nice == 10
+    assert os.getpriority(os.PRIO_PROCESS, process.pid) == ours  # the edge: as started
+    assert os.getpriority(os.PRIO_PROCESS, worker) == max(10, ours)
+    logs.wait_for(rf"bccrm\.worker: worker started \(nice {max(10, ours)}\)")

@@ -22,7 +22,7 @@ from gateway.services.health import HealthService
 from gateway.services.users import CredentialService
 from gateway.smtp.credentials import EdgeCredentials
 from gateway.smtp.server import serve as serve_smtp
-from gateway.worker import run_forever
+from gateway.worker import lower_priority, run_forever
 
 log = logging.getLogger("bccrm.serve")
 
@@ -58,6 +58,7 @@ def register(commands: Any) -> None:
 
 
 def worker(args: argparse.Namespace, config: Config) -> int:
+    lower_priority(config.worker.nice)  # first: threads started later inherit it
     app = open_app(config, check=False)
     try:
         check_schema(app.engine)

@@ -63,6 +63,7 @@ def test_defaults_trust_only_loopback() -> None:
         ({"database": {"url": "bccrm.db"}}, "database.url"),
         ({"database": {"url": {"env": "BCCRM_TEST_UNSET_VARIABLE"}}}, "database.url"),
         ({"worker": {"max_attempts": 0}}, "worker.max_attempts"),
+        ({"worker": {"nice": 20}}, "worker.nice: must be 0..19"),
         ({"diagnostics": {"log_format": "xml"}}, "diagnostics.log_format"),
     ],
 )

@@ -161,3 +161,28 @@ def test_message_that_keeps_killing_the_worker_is_quarantined(app: App) -> None:
     [note] = app.spool.quarantined()
     assert note["reason"] == "processing stopped the worker 3 times"
     assert count_emails(app) == 0
+
+
+@pytest.mark.parametrize(("started_at", "configured", "expected"), [(0, 7, 7), (12, 7, 12)])
+def test_lower_priority_only_ever_lowers_it(
+    started_at: int, configured: int, expected: int
+) -> None:
+    """A process started nicer than configured (a unit's Nice=) keeps its niceness."""
+    code = (
+        "import os; from gateway.worker import lower_priority; "
+        f"print(lower_priority({configured}), os.getpriority(os.PRIO_PROCESS, 0))"
+    )
+    result = subprocess.run(
+        [
+            "nice",
+            "-n",
+            str(started_at - os.getpriority(os.PRIO_PROCESS, 0)),
+            sys.executable,
+            "-c",
+            code,
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert result.stdout.split() == [str(expected), str(expected)]
