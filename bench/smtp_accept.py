@@ -277,9 +277,10 @@ def fill_backlog(spool: Path, count: int) -> None:
 @contextlib.contextmanager
 def worker_process(root: Path, saturated: bool) -> Iterator[int]:
     """A real ``bccrm worker`` process beside the edge, on a migrated SQLite CRM with the rep
-    registered, at the default ``[worker] nice`` (10), as in production. Saturated: it drains the edge's own spool, which holds a backlog of BACKLOG
-    entries when the load starts (and the load adds more than it can process). Idle: it polls
-    a spool of its own that stays empty, as a worker between bursts does."""
+    registered, at the default ``[worker] nice`` (10), as in production. Saturated: it drains
+    the edge's own spool, which holds a backlog of BACKLOG entries when the load starts (and
+    the load adds more than it can process). Idle: it polls a spool of its own that stays
+    empty, as a worker between bursts does."""
     import subprocess
 
     spool = root / ("spool" if saturated else "idle-spool")
