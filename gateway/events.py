@@ -4,6 +4,8 @@ transaction that made the change, and record them in the outbox."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
+from functools import partial
 from typing import Any
 
 from sqlalchemy import bindparam, select
@@ -21,9 +23,10 @@ from gateway.crm import (
     EmailParticipant,
     UserAddress,
     repo,
+    txcache,
 )
-from gateway.hooks import ContactCreated, ContactRef, EmailLogged
-from gateway.outbox import emit, listened
+from gateway.hooks import ContactCreated, ContactRef, EmailLogged, event_payload
+from gateway.outbox import emit, emit_at_write, listened
 
 MAX_CONTACTS = 50
 
@@ -91,33 +94,37 @@ def contact_refs(session: Session, contact_ids: Sequence[int]) -> list[ContactRe
     """:func:`contact_ref` of each of ``contact_ids`` that exists, in that order, in one
     query whatever their number: the contacts with their companies, their first address and
     one row per phone."""
+    return _in_order(_contact_refs_by_id(session, contact_ids), contact_ids)
+
+
+def _in_order(refs: dict[int, ContactRef], contact_ids: Sequence[int]) -> list[ContactRef]:
+    return [refs[i] for i in dict.fromkeys(contact_ids) if i in refs]
+
+
+def _contact_refs_by_id(session: Session, contact_ids: Sequence[int]) -> dict[int, ContactRef]:
     wanted = list(dict.fromkeys(contact_ids))
     if not wanted:
-        return []
+        return {}
     rows: dict[int, Any] = {}
     phones: dict[int, list[str]] = {}
     for record in repo.core(session).execute(_CONTACT_REFS, {"ids": wanted}):
         rows.setdefault(record.id, record)
         if record.e164 is not None:
             phones.setdefault(record.id, []).append(record.e164)
-    refs = []
-    for contact_id in wanted:
-        if (row := rows.get(contact_id)) is None:
-            continue
-        refs.append(
-            ContactRef(
-                id=row.id,
-                email=row.address or "",
-                name=f"{row.first_name} {row.last_name}".strip(),
-                company_id=row.company_id,
-                company_name=(row.company_name or "") if row.company_id else "",
-                phones=tuple(phones.get(contact_id, ())),
-                objecting=row.objecting,
-                subscription=row.subscription,
-                owner_id=row.owner_id,
-            )
+    return {
+        row.id: ContactRef(
+            id=row.id,
+            email=row.address or "",
+            name=f"{row.first_name} {row.last_name}".strip(),
+            company_id=row.company_id,
+            company_name=(row.company_name or "") if row.company_id else "",
+            phones=tuple(phones.get(row.id, ())),
+            objecting=row.objecting,
+            subscription=row.subscription,
+            owner_id=row.owner_id,
         )
-    return refs
+        for row in rows.values()
+    }
 
 
 def emit_email_logged(
@@ -141,7 +148,7 @@ def emit_email_logged(
     by_kind: dict[str, list[int]] = {}
     for kind, target_id in links:
         by_kind.setdefault(kind, []).append(target_id)
-    contacts = contact_refs(session, by_kind.get("contact", [])[:MAX_CONTACTS])
+    contact_ids = by_kind.get("contact", [])[:MAX_CONTACTS]
     if recipients is None:
         recipients = session.scalars(
             select(EmailParticipant.email).where(
@@ -154,29 +161,53 @@ def emit_email_logged(
             .join(EmailLogger, EmailLogger.user_id == UserAddress.user_id)
             .where(EmailLogger.email_id == email.id, UserAddress.is_primary.is_(True))
         ).all()
-    emit(
-        session,
-        EmailLogged(
-            email_id=email.id,
-            message_id=email.message_id,
-            subject=email.subject,
-            direction=email.direction,
-            received_at=email.received_at.isoformat(),
-            from_email=email.from_email,
-            from_name=email.from_name,
-            privacy_level=email.privacy_level,
-            reply_text=email.reply_text if email.privacy_level == "full" else "",
-            language=email.language,
-            in_reply_to=email.in_reply_to,
-            recipients=tuple(recipients[:MAX_CONTACTS]),
-            contacts=tuple(contacts),
-            company_ids=tuple(by_kind.get("company", [])),
-            deal_ids=tuple(by_kind.get("deal", [])),
-            ticket_ids=tuple(by_kind.get("ticket", [])),
-            loggers=tuple(loggers),
-            team_inbox=team_inbox,
-        ),
+    event = EmailLogged(
+        email_id=email.id,
+        message_id=email.message_id,
+        subject=email.subject,
+        direction=email.direction,
+        received_at=email.received_at.isoformat(),
+        from_email=email.from_email,
+        from_name=email.from_name,
+        privacy_level=email.privacy_level,
+        reply_text=email.reply_text if email.privacy_level == "full" else "",
+        language=email.language,
+        in_reply_to=email.in_reply_to,
+        recipients=tuple(recipients[:MAX_CONTACTS]),
+        company_ids=tuple(by_kind.get("company", [])),
+        deal_ids=tuple(by_kind.get("deal", [])),
+        ticket_ids=tuple(by_kind.get("ticket", [])),
+        loggers=tuple(loggers),
+        team_inbox=team_inbox,
     )
+    if contact_ids and (row := emit_at_write(session, event)) is not None:
+        # A worker's batch: the contacts of all its emails are read in one query as the
+        # transaction ends, so they are described as they are when the events become visible.
+        _pending_contacts(session).append((row, event, contact_ids))
+        txcache.at_write(session, _PENDING_CONTACTS, partial(_describe_contacts, session))
+    else:
+        emit(session, replace(event, contacts=tuple(contact_refs(session, contact_ids))))
+
+
+_PENDING_CONTACTS = "bccrm.events.pending_contacts"
+_Pending = list[tuple[dict[str, Any], EmailLogged, list[int]]]
+
+
+def _pending_contacts(session: Session) -> _Pending:
+    """The transaction's ``email_logged`` events waiting for their contacts: (outbox row,
+    event, contact ids)."""
+    return txcache.cached(session, _PENDING_CONTACTS, _Pending)
+
+
+def _describe_contacts(session: Session) -> None:
+    """Set the payload of the ``email_logged`` events waiting for their contacts."""
+    pending = _pending_contacts(session)
+    items = pending[:]
+    pending.clear()
+    refs = _contact_refs_by_id(session, [i for _, _, ids in items for i in ids])
+    for row, event, contact_ids in items:
+        contacts = tuple(_in_order(refs, contact_ids))
+        row["payload"] = event_payload(replace(event, contacts=contacts))
 
 
 def email_links(session: Session, email_id: int) -> list[tuple[str, int]]:

@@ -69,19 +69,32 @@ def emit(session: Session, event: Event) -> None:
     listens, see :func:`listen_only`)."""
     if not listened(session, event.kind):
         return
-    email_id = getattr(event, "email_id", None)
+    row = _event_row(event)
+    row["payload"] = event_payload(event)
+    if not txcache.defer_insert(session, _EVENTS, row):
+        session.add(PluginEvent(**row))
+
+
+def emit_at_write(session: Session, event: Event) -> dict[str, Any] | None:
+    """Record ``event`` in its place among the transaction's events, its payload left for the
+    caller to set before the deferred rows are written (:func:`txcache.at_write`). None
+    when rows are not deferred in ``session`` (or nobody listens): nothing was recorded."""
+    if not listened(session, event.kind):
+        return None
+    row = _event_row(event)
+    return row if txcache.defer_insert(session, _EVENTS, row) else None
+
+
+def _event_row(event: Event) -> dict[str, Any]:
     contact = getattr(event, "contact", None)
-    contact_id = contact.id if contact is not None else getattr(event, "contact_id", None)
-    row = {
+    return {
         "kind": event.kind,
-        "payload": event_payload(event),
-        "email_id": email_id,
-        "contact_id": contact_id,
+        "payload": None,
+        "email_id": getattr(event, "email_id", None),
+        "contact_id": contact.id if contact is not None else getattr(event, "contact_id", None),
         "fanned_out": False,
         "created_at": utcnow(),
     }
-    if not txcache.defer_insert(session, _EVENTS, row):
-        session.add(PluginEvent(**row))
 
 
 _EVENTS: Any = PluginEvent.__table__

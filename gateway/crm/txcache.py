@@ -13,6 +13,8 @@ Some rows are only written by the pipeline, never read back in its transaction: 
 entries, plugin events, participant rows. :func:`defer_insert` gathers them, and they are
 written just before the transaction commits, one multi-row INSERT per table for the whole
 batch instead of one statement per message. A rollback discards them with everything else.
+What such a row describes may be read for the whole batch at once when it is written
+(:func:`at_write`: the contacts of the ``email_logged`` events).
 """
 
 from __future__ import annotations
@@ -28,12 +30,13 @@ _KEY = "bccrm.txcache"
 
 
 class _Cache:
-    __slots__ = ("inserts", "transaction", "values")
+    __slots__ = ("callbacks", "inserts", "transaction", "values")
 
     def __init__(self) -> None:
         self.transaction: object | None = None
         self.values: dict[Hashable, object] = {}
         self.inserts: dict[Table, list[dict[str, Any]]] = {}
+        self.callbacks: dict[Hashable, Callable[[], None]] = {}
 
 
 def enable(session: Session) -> None:
@@ -51,6 +54,7 @@ def _current(session: Session) -> _Cache | None:
         return None
     if cache.transaction is not transaction:
         cache.transaction, cache.values, cache.inserts = transaction, {}, {}
+        cache.callbacks = {}
     return cast(_Cache, cache)
 
 
@@ -91,14 +95,34 @@ def defer_insert(session: Session, table: Table, *rows: dict[str, Any]) -> bool:
     return True
 
 
+def at_write(session: Session, key: Hashable, callback: Callable[[], None]) -> bool:
+    """Run ``callback`` just before the deferred rows are next written (once per ``key``: a
+    second call with the same key before then keeps the first callback). It may read the
+    database, complete rows it deferred and defer more. False when :func:`defer_insert` would
+    not defer either: the caller does its work now."""
+    if session.in_nested_transaction():
+        return False
+    cache = _current(session)
+    if cache is None:
+        return False
+    cache.callbacks.setdefault(key, callback)
+    return True
+
+
 @event.listens_for(Session, "before_commit")
 def write_deferred(session: Session) -> None:
     """Write the rows :func:`defer_insert` gathered in the current transaction now (before
     the commit; or before reading one of those tables back, which the pipeline avoids)."""
     cache = session.info.get(_KEY)
-    if cache is None or not cache.inserts or cache.transaction is not session.get_transaction():
+    if cache is None or cache.transaction is not session.get_transaction():
         return
-    inserts, cache.inserts = cache.inserts, {}
+    if not cache.inserts and not cache.callbacks:
+        return
     session.flush()  # the rows they refer to
+    while cache.callbacks:  # a callback's reads may flush; each runs once
+        callbacks, cache.callbacks = cache.callbacks, {}
+        for callback in callbacks.values():
+            callback()
+    inserts, cache.inserts = cache.inserts, {}
     for table, rows in inserts.items():
         session.execute(table.insert(), rows)

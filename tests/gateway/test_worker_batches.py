@@ -13,9 +13,11 @@ from sqlalchemy import event, func, select
 from sqlalchemy.exc import OperationalError
 
 from gateway.app import App, build_app
-from gateway.crm import AuditEntry, Email, EmailLogger
+from gateway.crm import AuditEntry, Email, EmailLogger, PluginEvent
 from gateway.crm.db import upgrade
+from gateway.hooks import EmailLogged, event_from_payload, hookimpl
 from gateway.pipeline import DEFAULT_STAGES, STAGES, MessageContext, MessageProcessor, Pipeline
+from gateway.plugin_host import Installed, PluginHost
 from gateway.services.export import export_all
 from gateway.spool import Envelope
 from gateway.worker import Worker
@@ -207,3 +209,58 @@ def test_a_person_created_by_one_message_is_known_to_the_next_in_the_batch(
         if p["role"] == "from"
     ]
     assert outcomes == ["created", "linked"]  # the second by its address, not by its name
+
+
+class EmailLoggedListener:
+    """A plugin receiving email_logged (so that the worker records those events)."""
+
+    @hookimpl
+    def bccrm_email_logged(self, event: EmailLogged, channel: str) -> None:
+        pass
+
+
+def test_the_contacts_of_a_batchs_email_logged_events_are_read_once_as_it_commits(
+    batch_app: App,
+) -> None:
+    """Each email_logged event describes its own contacts, in the order of the messages, as
+    they are when the batch commits: a phone the second message's signature adds is in the
+    first message's event too. One query reads them for the whole batch."""
+    batch_app.spool.store(
+        make_message(to="Jan Wiśniewski <jan@wisniewski-bud.pl>", subject="Oferta"), ENVELOPE
+    )
+    batch_app.spool.store(
+        make_message(
+            sender="Jan Wiśniewski <jan@wisniewski-bud.pl>",
+            to="Anna Nowak <anna@example.com>",
+            subject="Re: Oferta",
+            body="Dziękuję.\n\n--\nJan Wiśniewski\nWiśniewski Bud\ntel. +48 601 234 567\n",
+        ),
+        ENVELOPE,
+    )
+    batch_app.spool.store(make_message(to="Ewa Zielińska <ewa@zielinska.pl>"), ENVELOPE)
+    reads = []
+
+    def count(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        if "LEFT OUTER JOIN contact_phones" in statement:
+            reads.append(statement)
+
+    event.listen(batch_app.engine, "before_cursor_execute", count)
+    listener = [Installed("listener", EmailLoggedListener())]
+    batch_app._plugins = PluginHost(batch_app.config, batch_app.sessions, listener)
+    counter = commits(batch_app)
+    assert drain(batch_app.worker())["logged"] == 3
+    assert counter[0] == 1 and len(reads) == 1
+    with batch_app.sessions() as session:
+        rows = session.execute(
+            select(PluginEvent.id, PluginEvent.payload)
+            .where(PluginEvent.kind == "email_logged")
+            .order_by(PluginEvent.id)
+        ).all()
+    events = [event_from_payload("email_logged", payload, event_id) for event_id, payload in rows]
+    assert [e.subject for e in events] == ["Oferta", "Re: Oferta", "Oferta na wdrożenie"]
+    assert [[(c.email, c.name) for c in e.contacts] for e in events] == [
+        [("jan@wisniewski-bud.pl", "Jan Wiśniewski")],
+        [("jan@wisniewski-bud.pl", "Jan Wiśniewski")],
+        [("ewa@zielinska.pl", "Ewa Zielińska")],
+    ]
+    assert events[0].contacts[0].phones == events[1].contacts[0].phones == ("+48601234567",)

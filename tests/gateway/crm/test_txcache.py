@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from gateway.app import App
 from gateway.crm import AuditEntry, PluginEvent, repo, txcache
-from gateway.hooks import ReviewDecided
-from gateway.outbox import emit
+from gateway.hooks import ReviewDecided, event_payload
+from gateway.outbox import emit, emit_at_write
 from tests.support import add_user
 
 
@@ -74,6 +77,44 @@ def test_rows_inside_a_savepoint_or_in_a_plain_session_are_written_at_once(app: 
         plain.flush()
         assert "plain" in plain.scalars(select(AuditEntry.action)).all()
     assert audit_count(app) == 2
+
+
+def test_an_at_write_callback_runs_once_before_the_rows_and_again_when_registered_again(
+    app: App,
+) -> None:
+    """It may complete a row it deferred (as the email_logged events' contacts are); a write
+    in the middle of the transaction (the duplicate path) runs it, a later registration
+    again."""
+    runs: list[str] = []
+
+    def defer(session: Session, decided_by: str) -> None:
+        event = ReviewDecided(item_id=1, item_kind="merge", status="rejected", decided_by="")
+        row = emit_at_write(session, event)
+        assert row is not None and row["payload"] is None  # to be completed
+
+        def complete() -> None:
+            runs.append(decided_by)
+            row["payload"] = event_payload(replace(event, decided_by=decided_by))
+
+        assert txcache.at_write(session, "k", complete)
+        assert txcache.at_write(session, "k", lambda: runs.append("not the first callback"))
+
+    with app.sessions() as session:
+        txcache.enable(session)
+        with session.begin():
+            defer(session, "first")
+            txcache.write_deferred(session)
+            defer(session, "second")
+    assert runs == ["first", "second"]
+    with app.sessions() as session:
+        payloads = session.scalars(select(PluginEvent.payload).order_by(PluginEvent.id)).all()
+    assert [p["decided_by"] for p in payloads] == ["first", "second"]
+    with app.sessions() as plain, plain.begin():  # not enabled, or in a savepoint: do it now
+        assert emit_at_write(plain, ReviewDecided(1, "merge", "rejected", "x")) is None
+        assert not txcache.at_write(plain, "k", lambda: None)
+        txcache.enable(plain)
+        with plain.begin_nested():
+            assert not txcache.at_write(plain, "k", lambda: None)
 
 
 def test_the_users_are_read_once_per_transaction_unless_there_are_too_many(
