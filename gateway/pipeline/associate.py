@@ -15,16 +15,17 @@ legal-basis checks when ``[privacy] require_legal_basis`` is on.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import Row, bindparam, func, literal, or_, select, union_all
+from sqlalchemy import Integer, Row, bindparam, event, func, literal, or_, select, union_all
 from sqlalchemy.orm import Session
 
 from gateway.addresses import normalize_address
 from gateway.config import Config
 from gateway.config_trust import TeamInbox
 from gateway.crm import (
+    Company,
     Contact,
     Deal,
     DealContact,
@@ -34,6 +35,7 @@ from gateway.crm import (
     linking,
     questions,
     repo,
+    txcache,
     utcnow,
 )
 from gateway.events import email_links, emit_email_logged
@@ -44,17 +46,17 @@ from gateway.privacy.legal import open_checks
 MAX_THREAD_IDS = 50
 MAX_DEAL_CHOICES = 10
 
-# Built once (every message with contacts runs it): the open deals of the contacts and
-# those of their companies, each half read by index, with which half a row is from.
+# Built once (every message with contacts runs it): the open deals of contacts and those of
+# companies, each half read by index, with the contact or the company a row is for.
 _DEAL = (Deal.id, Deal.name, Deal.stage, Deal.updated_at)
-_OPEN_DEALS = union_all(
-    select(*_DEAL, literal(1).label("of_contacts"))
+_OPEN_DEALS: Any = union_all(
+    select(*_DEAL, DealContact.contact_id, literal(None, Integer).label("company_id"))
     .join(DealContact, DealContact.deal_id == Deal.id)
     .where(
         DealContact.contact_id.in_(bindparam("contacts", expanding=True)),
         Deal.status == "open",
     ),
-    select(*_DEAL, literal(0)).where(
+    select(*_DEAL, literal(None, Integer), Deal.company_id).where(
         Deal.company_id.in_(bindparam("companies", expanding=True)), Deal.status == "open"
     ),
 )
@@ -297,12 +299,78 @@ def _open_deals_of(
     session: Session, contacts: list[int], companies: list[int]
 ) -> tuple[list[Row[Any]], list[Row[Any]]]:
     """The open deals of ``contacts`` and the open deals of ``companies`` (id, name, stage,
-    updated_at), each newest first, read in one query."""
+    updated_at), each newest first; what is not known yet is read in one query."""
+    known = _known_deals(session)
+    known.load(session, contacts, companies)
     halves: tuple[dict[int, Row[Any]], dict[int, Row[Any]]] = ({}, {})
-    params = {"contacts": contacts, "companies": companies}
-    for row in repo.core(session).execute(_OPEN_DEALS, params):
-        halves[0 if row.of_contacts else 1].setdefault(row.id, row)
+    for contact_id in contacts:
+        for row in known.of_contact[contact_id]:
+            halves[0].setdefault(row.id, row)
+    for company_id in companies:
+        for row in known.of_company[company_id]:
+            halves[1].setdefault(row.id, row)
     return _newest_first(halves[0]), _newest_first(halves[1])
+
+
+class _KnownDeals:
+    """Open deals by contact and by company, as far as they were read."""
+
+    def __init__(self) -> None:
+        self.of_contact: dict[int, list[Row[Any]]] = {}
+        self.of_company: dict[int, list[Row[Any]]] = {}
+
+    def load(self, session: Session, contacts: Iterable[int], companies: Iterable[int]) -> None:
+        """Read the open deals of those of ``contacts`` and ``companies`` not known yet."""
+        contacts = sorted({c for c in contacts if c not in self.of_contact})
+        companies = sorted({c for c in companies if c not in self.of_company})
+        if not contacts and not companies:
+            return
+        self.of_contact.update((c, []) for c in contacts)
+        self.of_company.update((c, []) for c in companies)
+        params = {"contacts": contacts, "companies": companies}
+        for row in repo.core(session).execute(_OPEN_DEALS, params):
+            if row.contact_id is not None:
+                self.of_contact[row.contact_id].append(row)
+            else:
+                self.of_company[row.company_id].append(row)
+
+    def forget(self) -> None:
+        self.of_contact.clear()
+        self.of_company.clear()
+
+
+_DEALS_KEY = "open deals"
+
+
+def _known_deals(session: Session) -> _KnownDeals:
+    """Kept for the transaction in a worker's batch (txcache), else read every time."""
+    return txcache.cached(session, _DEALS_KEY, _KnownDeals)
+
+
+def prefetch_open_deals(session: Session, owners: Iterable[repo.AddressOwner]) -> None:
+    """Read the open deals of a batch's known people and their companies in one query (see
+    :meth:`gateway.pipeline.MessageProcessor.process_batch`)."""
+    owners = list(owners)
+    companies = (o.company_id for o in owners if o.company_id is not None)
+    _known_deals(session).load(session, (o.contact_id for o in owners), companies)
+
+
+@event.listens_for(Session, "after_flush")
+def _forget_changed_deals(session: Session, _context: Any) -> None:
+    """A flush that writes a deal or a deal's contact makes the kept deals stale. Contacts
+    and companies it creates have no deals yet (they would come with such a write)."""
+    known = txcache.peek(session, _DEALS_KEY)
+    if known is None:
+        return
+    changed = (*session.new, *session.dirty, *session.deleted)
+    if any(isinstance(obj, Deal | DealContact) for obj in changed):
+        known.forget()
+        return
+    for obj in session.new:
+        if isinstance(obj, Contact):
+            known.of_contact.setdefault(obj.id, [])
+        elif isinstance(obj, Company):
+            known.of_company.setdefault(obj.id, [])
 
 
 def _newest_first(deals: dict[int, Row[Any]]) -> list[Row[Any]]:

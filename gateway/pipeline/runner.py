@@ -14,6 +14,7 @@ from gateway import faults, metrics, outbox
 from gateway.config import Config
 from gateway.crm import repo, txcache
 from gateway.faults import fault_point
+from gateway.pipeline.associate import prefetch_open_deals
 from gateway.pipeline.context import HoldMessage, MessageContext, Stage
 from gateway.plugin_host import PluginHost
 from gateway.spool import Envelope
@@ -194,9 +195,10 @@ class MessageProcessor:
                 # Which of them are copies of emails logged before, and who their people
                 # are, in one query each.
                 repo.prefetch_emails(session, (c.parsed.dedup_key for c in contexts if c.parsed))
-                repo.address_owners(
+                owners = repo.address_owners(
                     session, (p.email for c in contexts for p in c.participants[:PREFETCH_PEOPLE])
                 )
+                prefetch_open_deals(session, owners.values())  # and their open deals
                 for index, ctx in enumerate(contexts):
                     try:
                         self.pipeline.run(ctx, prepared=True)

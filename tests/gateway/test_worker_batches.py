@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -13,11 +14,12 @@ from sqlalchemy import event, func, select
 from sqlalchemy.exc import OperationalError
 
 from gateway.app import App, build_app
-from gateway.crm import AuditEntry, Email, EmailLogger, PluginEvent
+from gateway.crm import AuditEntry, Deal, DealContact, Email, EmailLogger, PluginEvent, repo
 from gateway.crm.db import upgrade
 from gateway.hooks import EmailLogged, event_from_payload, hookimpl
 from gateway.pipeline import DEFAULT_STAGES, STAGES, MessageContext, MessageProcessor, Pipeline
 from gateway.plugin_host import Installed, PluginHost
+from gateway.services.deals import DealService
 from gateway.services.export import export_all
 from gateway.spool import Envelope
 from gateway.worker import Worker
@@ -264,3 +266,101 @@ def test_the_contacts_of_a_batchs_email_logged_events_are_read_once_as_it_commit
         [("ewa@zielinska.pl", "Ewa Zielińska")],
     ]
     assert events[0].contacts[0].phones == events[1].contacts[0].phones == ("+48601234567",)
+
+
+DEALS = """id,name,stage,status,company_domain,contact_emails,owner_email,updated_at
+101,ACME wdrożenie,proposal,open,acme.pl,anna.kowalska@acme.pl,,2026-10-01
+102,Beta licencje,negotiation,open,beta.pl,jan.nowak@beta.pl,,2026-10-01
+103,Beta serwis,proposal,open,beta.pl,jan.nowak@beta.pl,,2026-11-01
+104,Gamma projekt,discovery,open,gamma.pl,,,2026-09-01
+"""
+
+
+@pytest.fixture
+def with_deals(batch_app: App, tmp_path: Path) -> dict[str, int]:
+    """DEALS imported; their ids by external id."""
+    path = tmp_path / "deals.csv"
+    path.write_text(DEALS, encoding="utf-8")
+    DealService(batch_app.sessions, batch_app.config.organization).import_csv(path)
+    return {d["external_id"]: d["id"] for d in export_all(batch_app.sessions)["deals"]}
+
+
+def deal_queries(app: App) -> list[str]:
+    """The queries of open deals made from now on."""
+    seen: list[str] = []
+
+    def count(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        if "FROM deals" in statement and "deals.status" in statement:
+            seen.append(statement)
+
+    event.listen(app.engine, "before_cursor_execute", count)
+    return seen
+
+
+def deal_links(app: App) -> dict[str, list[tuple[int, str]]]:
+    return {
+        e["subject"]: [(a["id"], a["reason"]) for a in e["associations"] if a["kind"] == "deal"]
+        for e in export_all(app.sessions)["emails"]
+    }
+
+
+def test_a_batch_reads_the_open_deals_of_its_known_people_up_front(
+    batch_app: App, with_deals: dict[str, int]
+) -> None:
+    """One query for the people the batch knows and their companies; a person it creates has
+    no deals to read, and a company nobody in the batch was known to belong to is read when
+    it comes. The rules give what they give one message at a time."""
+    for to, subject in (
+        ("anna.kowalska@acme.pl", "Harmonogram"),
+        ("jan.nowak@beta.pl", "Pytanie"),
+        ("Ewa Lis <ewa.lis@gamma.pl>", "Spotkanie"),
+        ("Piotr Nowy <piotr.nowy@acme.pl>", "Oferta"),
+    ):
+        batch_app.spool.store(make_message(to=to, subject=subject), ENVELOPE)
+    queries = deal_queries(batch_app)
+    counter = commits(batch_app)
+    assert drain(batch_app.worker())["logged"] == 4
+    assert counter[0] == 1
+    assert len(queries) == 2  # up front, and Gamma's when Ewa Lis is linked to it
+    assert deal_links(batch_app) == {
+        "Harmonogram": [(with_deals["101"], "contact's only open deal")],
+        "Pytanie": [],  # two open deals: a "which deal?" question
+        "Spotkanie": [(with_deals["104"], "company's only open deal")],
+        "Oferta": [(with_deals["101"], "company's only open deal")],
+    }
+
+
+class OpenDeal:
+    """A stage (after verify) opening a deal with an existing contact in the batch's
+    transaction, before the message whose subject holds ``word`` is matched."""
+
+    name = "open-deal"
+    description = "a deal opened in the middle of a batch"
+
+    def __init__(self, word: str, contact_email: str) -> None:
+        self.word, self.contact_email = word, contact_email
+
+    def process(self, ctx: MessageContext) -> None:
+        if self.word in ctx.require_parsed().subject:
+            contact_id = repo.contact_id_by_email(ctx.session, self.contact_email)
+            deal = Deal(name="Nowa umowa", stage="proposal", status="open")
+            deal.contacts = [DealContact(contact_id=contact_id)]
+            ctx.session.add(deal)
+            ctx.session.flush()
+
+
+def test_a_deal_written_in_the_batch_is_seen_by_its_later_messages(
+    batch_app: App, with_deals: dict[str, int]
+) -> None:
+    stages = [STAGES[name](batch_app.config) for name in DEFAULT_STAGES]
+    stages.insert(DEFAULT_STAGES.index("verify") + 1, OpenDeal("Druga", "anna.kowalska@acme.pl"))
+    worker = batch_app.worker()
+    worker.processor = MessageProcessor(Pipeline(stages), batch_app.sessions)
+    for subject in ("Pierwsza", "Druga"):
+        batch_app.spool.store(make_message(to="anna.kowalska@acme.pl", subject=subject), ENVELOPE)
+    counter = commits(batch_app)
+    assert drain(worker)["logged"] == 2
+    assert counter[0] == 1
+    links = deal_links(batch_app)
+    assert links["Pierwsza"] == [(with_deals["101"], "contact's only open deal")]
+    assert links["Druga"] == []  # now two open deals: a question, not deal 101
