@@ -19,19 +19,31 @@ Kinds and their payloads (plain JSON; ``bccrm review show`` prints them):
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import select
+from sqlalchemy import inspect, select
 from sqlalchemy.orm import Session
 
-from gateway.crm import repo
+from gateway.crm import repo, txcache
 from gateway.crm.mail import ReviewItem
 
 KINDS = ("new_contact", "same_person", "field_update", "merge", "which_deal")
 
 
 def existing(session: Session, key: str) -> ReviewItem | None:
-    return session.scalar(select(ReviewItem).where(ReviewItem.key == key))
+    """The question ``key``, if asked. In a worker's batch (txcache) the answer is kept for
+    the transaction: matching asks whether a person was asked about, then logging asks the
+    same to open the question."""
+    known = txcache.mapping(session, _ITEMS_KEY)
+    item = known.get(key, _UNKNOWN)
+    if item is _UNKNOWN or (item is not None and not inspect(item).persistent):
+        # Unknown, or an item a rolled-back savepoint or a flush removed: ask again.
+        item = known[key] = session.scalar(select(ReviewItem).where(ReviewItem.key == key))
+    return cast(ReviewItem | None, item)
+
+
+_ITEMS_KEY = "review items by key"
+_UNKNOWN = object()
 
 
 def ask(
@@ -60,6 +72,7 @@ def ask(
     )
     session.add(item)
     session.flush()
+    txcache.mapping(session, _ITEMS_KEY)[key] = item
     repo.audit(session, "worker", "review.opened", "review", item.id, kind=kind)
     return item, True
 

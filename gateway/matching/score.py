@@ -67,6 +67,7 @@ class Score:
     contact_id: int
     confidence: float
     reasons: tuple[str, ...]
+    name: str = ""  # the contact's, as the directory read it
 
 
 def same_company(a: str, b: str) -> bool:
@@ -98,7 +99,7 @@ def score(probe: Probe, candidate: CandidateRecord) -> Score:
     if probe.name_source in ("signature", "address"):
         reasons.append(f"name from {probe.name_source}")
     confidence = min(MAX_FUZZY_CONFIDENCE, (1 - doubt) * n**2)
-    return Score(candidate.contact_id, round(confidence, 3), tuple(reasons))
+    return Score(candidate.contact_id, round(confidence, 3), tuple(reasons), candidate.name)
 
 
 def rank(probe: Probe, candidates: Iterable[CandidateRecord]) -> list[Score]:

@@ -204,7 +204,7 @@ class LogStage:
                     "candidates": [
                         {
                             "contact_id": s.contact_id,
-                            "name": session.get_one(Contact, s.contact_id).name,
+                            "name": s.name,
                             "confidence": s.confidence,
                             "reasons": list(s.reasons),
                         }

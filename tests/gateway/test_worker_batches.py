@@ -14,11 +14,23 @@ from sqlalchemy import event, func, select
 from sqlalchemy.exc import OperationalError
 
 from gateway.app import App, build_app
-from gateway.crm import AuditEntry, Deal, DealContact, Email, EmailLogger, PluginEvent, repo
+from gateway.crm import (
+    AuditEntry,
+    Deal,
+    DealContact,
+    Email,
+    EmailLogger,
+    PluginEvent,
+    ReviewItem,
+    questions,
+    repo,
+    txcache,
+)
 from gateway.crm.db import upgrade
 from gateway.hooks import EmailLogged, event_from_payload, hookimpl
 from gateway.pipeline import DEFAULT_STAGES, STAGES, MessageContext, MessageProcessor, Pipeline
 from gateway.plugin_host import Installed, PluginHost
+from gateway.services.contacts import ContactService
 from gateway.services.deals import DealService
 from gateway.services.export import export_all
 from gateway.spool import Envelope
@@ -364,3 +376,55 @@ def test_a_deal_written_in_the_batch_is_seen_by_its_later_messages(
     links = deal_links(batch_app)
     assert links["Pierwsza"] == [(with_deals["101"], "contact's only open deal")]
     assert links["Druga"] == []  # now two open deals: a question, not deal 101
+
+
+def test_a_question_is_read_once_per_batch_and_joined_by_the_later_messages(
+    batch_app: App, tmp_path: Path
+) -> None:
+    """Matching asks whether a person was asked about, logging asks again to open the
+    question: in a batch the answer is kept, and the second message joins the question the
+    first opened. The candidates' names come from the directory's read."""
+    path = tmp_path / "contacts.csv"
+    path.write_text(
+        "email,first_name,last_name,company\nanna.kowalska@acme.pl,Anna,Kowalska,ACME\n",
+        encoding="utf-8",
+    )
+    ContactService(batch_app.sessions, batch_app.config.organization).import_csv(path)
+    for subject in ("Pierwsza", "Druga"):
+        raw = make_message(
+            sender="Anna Kowalska <anna.k@gmail.com>",
+            to="Anna Nowak <anna@example.com>",
+            subject=subject,
+        )
+        batch_app.spool.store(raw, ENVELOPE)
+    reads: list[str] = []
+
+    def count(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        if statement.lstrip().startswith("SELECT") and "FROM review_items" in statement:
+            reads.append(statement)
+
+    event.listen(batch_app.engine, "before_cursor_execute", count)
+    counter = commits(batch_app)
+    assert drain(batch_app.worker())["logged"] == 2
+    assert counter[0] == 1 and len(reads) == 1
+    with batch_app.sessions() as session:
+        [item] = session.scalars(select(ReviewItem)).all()
+    assert item.key == "same_person:anna.k@gmail.com"
+    assert [c["name"] for c in item.payload["candidates"]] == ["Anna Kowalska"]
+
+
+def test_a_question_opened_in_a_rolled_back_savepoint_is_asked_again(batch_app: App) -> None:
+    key = questions.new_contact_key("ewa@zielinska.pl")
+    with batch_app.sessions() as session:
+        txcache.enable(session)
+        with session.begin():
+            assert questions.existing(session, key) is None
+            savepoint = session.begin_nested()
+            first, created = questions.ask(session, "new_contact", key, {"email": "x"})
+            assert created and questions.existing(session, key) is first
+            savepoint.rollback()
+            assert questions.existing(session, key) is None
+            second, created = questions.ask(session, "new_contact", key, {"email": "x"})
+            assert created
+    with batch_app.sessions() as session:
+        assert session.scalars(select(ReviewItem.id)).all() == [second.id]

@@ -143,8 +143,8 @@ def test_reasons(p: Probe, c: CandidateRecord, reasons: tuple[str, ...]) -> None
     assert score(p, c).reasons == reasons
 
 
-def test_score_carries_the_contact_id() -> None:
-    assert score(probe(), contact(contact_id=42)) == Score(42, 0.7, ("name 1.00",))
+def test_score_carries_the_contact_id_and_name() -> None:
+    assert score(probe(), contact(contact_id=42)) == Score(42, 0.7, ("name 1.00",), "Anna Kowalska")
 
 
 def test_rank_best_first_then_lower_id() -> None:
