@@ -93,29 +93,34 @@ class StructureScanner:
 
     def _header_continued(self, part: bytes) -> None:
         """The rest of a header line that was fed unfinished."""
-        if self.top_level:
-            self.header_bytes += len(part)
-            if self.header_bytes > self.max_header_bytes:
-                self.violation = "header block too large"
-                return
-        if self.in_content_type and len(self.content_type) < MAX_CONTENT_TYPE:
-            self.content_type += part
+        if self._count_header(part):
+            self._more_content_type(part)
 
     def _header_line(self, line: bytes) -> None:
-        if self.top_level:
-            self.header_bytes += len(line)
-            if self.header_bytes > self.max_header_bytes:
-                self.violation = "header block too large"
-                return
+        if not self._count_header(line):
+            return
         if line in (b"\r\n", b"\n"):
             self._end_of_headers()
         elif line[:1] in (b" ", b"\t"):
-            if self.in_content_type and len(self.content_type) < MAX_CONTENT_TYPE:
-                self.content_type += line
+            self._more_content_type(line)
         else:
             self.in_content_type = line[: len(CONTENT_TYPE)].lower() == CONTENT_TYPE
             if self.in_content_type:
                 self.content_type = line[len(CONTENT_TYPE) : MAX_CONTENT_TYPE]
+
+    def _count_header(self, data: bytes) -> bool:
+        """Count ``data`` into the message's own header block; False once it is too large."""
+        if self.top_level:
+            self.header_bytes += len(data)
+            if self.header_bytes > self.max_header_bytes:
+                self.violation = "header block too large"
+                return False
+        return True
+
+    def _more_content_type(self, data: bytes) -> None:
+        """A Content-Type header continues (kept up to MAX_CONTENT_TYPE)."""
+        if self.in_content_type and len(self.content_type) < MAX_CONTENT_TYPE:
+            self.content_type += data
 
     def _end_of_headers(self) -> None:
         content_type, self.content_type, self.in_content_type = self.content_type, b"", False
