@@ -34,3 +34,7 @@ def configure_logging(config: DiagnosticsConfig) -> None:
     root.propagate = False
     # aiosmtpd logs every command line at INFO, addresses included.
     logging.getLogger("mail.log").setLevel(logging.WARNING)
+    # psycopg warns "error ignored terminating <psycopg.Pipeline [BAD] at 0x…>" when the
+    # connection is lost in the middle of a batch's multi-row INSERT: raw, through Python's
+    # last-resort handler. bccrm reports the outage itself (the database is unavailable).
+    logging.getLogger("psycopg").setLevel(logging.ERROR)
