@@ -30,12 +30,21 @@ typecheck: $(STAMP)
 test: lint typecheck
 	$(BIN)/python -m pytest -W error -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
+# PostgreSQL for make bench's end-to-end run on PostgreSQL; unset: that run is skipped.
+BENCH_DATABASE_URL ?= $(BCCRM_TEST_DATABASE_URL)
+
 bench: $(STAMP)
 	$(BIN)/python bench/smtp_accept.py
 	$(BIN)/python bench/parse.py
 	$(BIN)/python bench/match.py
 	$(BIN)/python bench/email_log.py
 	$(BIN)/python bench/e2e.py
+ifneq ($(strip $(BENCH_DATABASE_URL)),)
+	$(BIN)/python bench/e2e.py --database-url '$(BENCH_DATABASE_URL)'
+else
+	@echo "bench: bench/e2e.py on PostgreSQL skipped: set BENCH_DATABASE_URL, e.g." \
+		"postgresql+psycopg://postgres@127.0.0.1:5432/test"
+endif
 
 # The reliability suite's full profile: bigger counts, the 2-minute soak, more fuzzing; on
 # PostgreSQL too when BCCRM_TEST_DATABASE_URL is set. Prints the table README quotes.
