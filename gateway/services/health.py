@@ -13,11 +13,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import func, select
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy import Engine, func, select
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from gateway.crm import AuditEntry, LegalBasisCheck, ReviewItem, utcnow
+from gateway.crm.db import SchemaOutOfDate, check_schema
 from gateway.crm.plugins import DELIVERY_STATUSES
 from gateway.outbox import outbox_counts
 from gateway.services.dashboard import (
@@ -39,7 +40,7 @@ class DatabaseHealth:
     """What was read from the database; the counts are ``None`` when it could not be read."""
 
     available: bool
-    problem: str = ""  # why not, without internals: the exception's class name
+    problem: str = ""  # why not, in a fixed phrase (never the exception's class or text)
     review_open: int | None = None
     legal_checks_open: int | None = None
     # Deliveries per plugin and status (pending, running, done, failed).
@@ -128,7 +129,20 @@ class HealthService:
             with self.sessions() as session:
                 return _read(session, now)
         except SQLAlchemyError as exc:
-            return DatabaseHealth(available=False, problem=type(exc).__name__)
+            return DatabaseHealth(available=False, problem=self._why(exc))
+
+    def _why(self, exc: SQLAlchemyError) -> str:
+        """Why the database could not be read: a schema that needs ``bccrm db upgrade`` (an
+        empty database reads as missing tables), else what kind of failure it was."""
+        engine = self.sessions.kw.get("bind")
+        if isinstance(engine, Engine):
+            try:
+                check_schema(engine)
+            except SchemaOutOfDate as outdated:
+                return str(outdated)
+            except SQLAlchemyError:
+                pass
+        return "cannot be reached" if isinstance(exc, OperationalError) else "database error"
 
 
 def _read(session: Session, now: dt.datetime) -> DatabaseHealth:

@@ -94,10 +94,24 @@ def test_database_down_is_reported_with_the_spool_and_exit_1(
     code, out, err = Cli(config, capsys)("status", "--json")
     assert code == 1, err
     data = json.loads(out)
-    assert data["database"] == {"available": False, "problem": "OperationalError"}
+    assert data["database"] == {"available": False, "problem": "cannot be reached"}
     assert data["review_open"] is None and data["outbox"] is None
     assert data["spool"]["available"] is True
-    assert data["problems"] == ["database unavailable (OperationalError)"]
+    assert data["problems"] == ["database unavailable (cannot be reached)"]
     code, out, _ = Cli(config, capsys)("status")
-    assert code == 1 and "unavailable (OperationalError)" in out
-    assert str(tmp_path) not in out  # no paths in what it says
+    assert code == 1 and "unavailable (cannot be reached)" in out
+    assert str(tmp_path) not in out and "Error" not in out  # no paths, no exception names
+
+
+def test_a_database_never_upgraded_says_to_run_db_upgrade(
+    make_config: ConfigFactory, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An empty database is reachable: its tables are missing. The summary says what to do
+    instead of calling it unavailable for no reason an admin can see."""
+    config = make_config()
+    Spool(config.spool.path).ensure()
+    code, out, err = Cli(config, capsys)("status", "--json")
+    assert code == 1, err
+    [problem] = json.loads(out)["problems"]
+    assert problem.startswith("database unavailable (the database is empty, this bccrm needs ")
+    assert problem.endswith(": run 'bccrm db upgrade')")
