@@ -2,16 +2,17 @@
 
 aiosmtpd reads DATA one line at a time (one ``readuntil`` per line), and bccrm used to check and
 write each line on its own: for a typical 5 KiB message that is about a hundred rounds of
-Python for every message, most of the edge's CPU. Here the stream is read up to the end-of-data
-marker (CRLF "." CRLF) in as few pieces as the reader's buffer allows, usually one, and each
-piece is checked as a block of lines: dot-stuffing undone, bare CR/LF found by counting, the
-MIME structure scanned only where it can change (header blocks and ``--`` lines), the size
-counted and the block written to the spool in one call.
+Python for every message, most of the edge's CPU. Here the stream is read up to each "." CRLF
+(the lines that end in a dot, and the final dot), or in pieces of about the reader's limit when
+there is none, and what was read is checked as one block of lines (up to FEED_SIZE at a time):
+dot-stuffing undone, bare CR/LF found by counting, the MIME structure scanned only where it can
+change (header blocks and ``--`` lines), the size counted and the block written to the spool in
+one call.
 
 What is stored is what a line-by-line reading stores, to the byte, however the data is cut
-into segments: a piece is checked up to its last CRLF and the rest waits for the next piece
-(``MAX_CARRY`` bounds the wait on a very long line, which is then checked in parts, never
-cutting a CR from its LF). Only when a message breaks two limits within one piece may the
+into segments: a block is checked up to its last CRLF and the rest waits for the next one (a
+block with no CRLF at all, part of a very long line, is checked at once, never cutting a CR
+from its LF). Only when a message breaks two limits within one piece may the
 refusal name another of them than a line-by-line reading would (tests/gateway/smtp/
 test_dataphase.py compares the two on random streams).
 """
@@ -29,7 +30,8 @@ from gateway.smtp.prescan import StructureScanner
 log = logging.getLogger("bccrm.smtp")
 
 END = b"\r\n.\r\n"  # RFC 5321 4.1.1.4: the CRLF ending the last line, ".", CRLF
-MAX_CARRY = 8192  # bytes of an unfinished line held back before it is checked in parts
+_DOT_LINE = END[2:]
+FEED_SIZE = 64 * 1024  # bytes read before they are checked and written
 _BARE = re.compile(rb"\r(?!\n)|(?<!\r)\n")
 
 
@@ -39,36 +41,31 @@ async def receive(reader: asyncio.StreamReader, decoder: DataDecoder) -> None:
     Whatever the client sent after the final dot (pipelined commands) stays in ``reader``.
     Raises ``asyncio.IncompleteReadError`` if the stream ends before the final dot.
     """
-    # The content may be empty (the client sends "." CRLF at once), or begin with an empty line
-    # and end right after it: the end marker may start with a CRLF that is not in the stream.
-    # So bytes are taken one at a time while what was read could be the start of the marker
-    # (usually just the first byte). After that no marker straddles what was read, and each one
-    # lies wholly in the reader's buffer, where readuntil finds it.
-    head = b"\r\n"
-    while _marker_prefix(head):
-        head += await reader.readexactly(1)
-        if head.endswith(END):
-            decoder.feed(head[2:-3], final=True)
-            return
-    decoder.feed(head[2:])
+    # Read up to each "." CRLF; it is the final dot when the CRLF before it was read too (or,
+    # at the very start, is the one that ended the DATA command: the content is empty). So a
+    # marker is never missed however the stream is cut, even when it begins in what was read
+    # before. Lines ending in "." each cost a readuntil; the pieces are fed together.
+    last = END[:2]  # the last two bytes read (at first, the CRLF that ended "DATA")
+    pending: list[bytes] = []
+    size = 0
     while True:
         try:
-            piece = await reader.readuntil(END)
+            piece = await reader.readuntil(_DOT_LINE)
         except asyncio.LimitOverrunError as exc:
-            # No marker within the reader's limit: take what was searched. readuntil leaves the
-            # last len(END) - 1 bytes, so a marker they start is still found next time.
-            decoder.feed(await reader.read(exc.consumed))
-            continue
-        decoder.feed(piece[:-3], final=True)  # keep the CRLF that ends the last line
-        return
-
-
-def _marker_prefix(data: bytes) -> int:
-    """The length of the longest end of ``data`` that begins the end marker (0 to 4)."""
-    for length in range(len(END) - 1, 0, -1):
-        if data.endswith(END[:length]):
-            return length
-    return 0
+            # No "." CRLF within the reader's limit: take what was searched (readuntil leaves
+            # the last two bytes, which may begin one).
+            piece = await reader.read(exc.consumed)
+        else:
+            if (last + piece if len(piece) < len(END) else piece).endswith(END):
+                pending.append(piece[: -len(_DOT_LINE)])  # keep the CRLF ending the last line
+                decoder.feed(b"".join(pending), final=True)
+                return
+        pending.append(piece)
+        size += len(piece)
+        last = piece[-2:]  # a piece is at least "." CRLF long
+        if size >= FEED_SIZE:
+            decoder.feed(b"".join(pending))
+            pending, size = [], 0
 
 
 class DataDecoder:
@@ -107,11 +104,8 @@ class DataDecoder:
         self._carry = b""
         if not final:
             cut = block.rfind(b"\r\n") + 2
-            if cut == 1:  # no line ends in it
-                if len(block) <= MAX_CARRY:
-                    self._carry = block
-                    return
-                cut = len(block) - 1 if block.endswith(b"\r") else len(block)
+            if cut == 1:  # no line ends in it: a part of a long line, checked now
+                cut = len(block) - 1 if block.endswith(b"\r") else len(block)  # CR and LF together
             if cut < len(block):
                 self._carry = block[cut:]
                 block = block[:cut]

@@ -12,16 +12,18 @@ import asyncio
 import itertools
 import re
 from dataclasses import dataclass
+from unittest import mock
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from gateway.smtp import dataphase, replies
-from gateway.smtp.dataphase import MAX_CARRY, DataDecoder
+from gateway.smtp.dataphase import DataDecoder
 from gateway.smtp.prescan import StructureScanner
 
 READER_LIMIT = 1001  # aiosmtpd's line_length_limit, the limit of its StreamReader
+LONG = 8192  # a line many pieces long
 BARE = re.compile(rb"\r(?!\n)|(?<!\r)\n")
 
 
@@ -73,39 +75,43 @@ def reference(stream: bytes, limits: Limits) -> Outcome | None:
     return Outcome(b"".join(stored), problem, rest)
 
 
-def pieces_read(stream: bytes, cuts: list[int], limits: Limits) -> Outcome | None:
-    """Feed ``stream`` in the segments ``cuts`` makes to a real reader; None if it ends first."""
-
-    async def run() -> Outcome | None:
-        reader = asyncio.StreamReader(limit=READER_LIMIT)
-        stored: list[bytes] = []
-        decoder = DataDecoder(
-            stored.append, limits.scanner(), size_limit=limits.size, normalize=limits.normalize
-        )
-
-        async def client() -> None:
-            edges = [0, *sorted(set(cuts)), len(stream)]
-            for start, stop in itertools.pairwise(edges):
-                if stop > start:
-                    reader.feed_data(stream[start:stop])
-                await asyncio.sleep(0)  # the server reads between segments
-            reader.feed_eof()
-
-        sending = asyncio.ensure_future(client())
-        try:
-            await dataphase.receive(reader, decoder)
-        except asyncio.IncompleteReadError:
-            return None
-        finally:
-            await sending
-        rest = await reader.read()
-        return Outcome(b"".join(stored), decoder.problem, rest)
-
-    return asyncio.run(run())
+def pieces_read(
+    stream: bytes, cuts: list[int], limits: Limits, feed_size: int = dataphase.FEED_SIZE
+) -> Outcome | None:
+    """Feed ``stream`` in the segments ``cuts`` makes to a real reader; None if it ends first.
+    ``feed_size`` 1 checks each piece as it is read (as messages over FEED_SIZE are)."""
+    with mock.patch.object(dataphase, "FEED_SIZE", feed_size):
+        return asyncio.run(_read(stream, cuts, limits))
 
 
-def agree(stream: bytes, cuts: list[int], limits: Limits) -> None:
-    expected, got = reference(stream, limits), pieces_read(stream, cuts, limits)
+async def _read(stream: bytes, cuts: list[int], limits: Limits) -> Outcome | None:
+    reader = asyncio.StreamReader(limit=READER_LIMIT)
+    stored: list[bytes] = []
+    decoder = DataDecoder(
+        stored.append, limits.scanner(), size_limit=limits.size, normalize=limits.normalize
+    )
+
+    async def client() -> None:
+        edges = [0, *sorted(set(cuts)), len(stream)]
+        for start, stop in itertools.pairwise(edges):
+            if stop > start:
+                reader.feed_data(stream[start:stop])
+            await asyncio.sleep(0)  # the server reads between segments
+        reader.feed_eof()
+
+    sending = asyncio.ensure_future(client())
+    try:
+        await dataphase.receive(reader, decoder)
+    except asyncio.IncompleteReadError:
+        return None
+    finally:
+        await sending
+    rest = await reader.read()
+    return Outcome(b"".join(stored), decoder.problem, rest)
+
+
+def agree(stream: bytes, cuts: list[int], limits: Limits, feed_size: int) -> None:
+    expected, got = reference(stream, limits), pieces_read(stream, cuts, limits, feed_size)
     if expected is None or got is None:
         assert got == expected
         return
@@ -149,6 +155,7 @@ streams = st.lists(st.sampled_from(TOKENS), max_size=40).map(b"".join)
     size=st.sampled_from([0, 0, 40, 3000]),
     header_bytes=st.sampled_from([64 * 1024, 100]),
     parts=st.sampled_from([1000, 2]),
+    feed_size=st.sampled_from([1, dataphase.FEED_SIZE]),
 )
 def test_any_stream_in_any_segments_reads_as_line_by_line(
     stream: bytes,
@@ -158,11 +165,12 @@ def test_any_stream_in_any_segments_reads_as_line_by_line(
     size: int,
     header_bytes: int,
     parts: int,
+    feed_size: int,
 ) -> None:
     stream += ending
     cuts = data.draw(st.lists(st.integers(0, len(stream)), max_size=12))
     limits = Limits(size=size, header_bytes=header_bytes, parts=parts, normalize=normalize)
-    agree(stream, cuts, limits)
+    agree(stream, cuts, limits, feed_size)
 
 
 @pytest.mark.parametrize(
@@ -177,7 +185,49 @@ def test_any_stream_in_any_segments_reads_as_line_by_line(
 )
 def test_edges_of_the_end_marker(stream: bytes, stored: bytes, rest: bytes) -> None:
     for cuts in ([], list(range(len(stream)))):  # at once, and one byte at a time
-        assert pieces_read(stream, cuts, Limits()) == Outcome(stored, None, rest)
+        for feed_size in (1, dataphase.FEED_SIZE):
+            assert pieces_read(stream, cuts, Limits(), feed_size) == Outcome(stored, None, rest)
+
+
+class CountingReader(asyncio.StreamReader):
+    """A StreamReader that counts the reads made of it."""
+
+    reads = 0
+
+    async def readexactly(self, n: int) -> bytes:
+        self.reads += 1
+        return await super().readexactly(n)
+
+    async def readuntil(self, separator: bytes = b"\n") -> bytes:
+        self.reads += 1
+        return await super().readuntil(separator)
+
+    async def read(self, n: int = -1) -> bytes:
+        self.reads += 1
+        return await super().read(n)
+
+
+@pytest.mark.parametrize(
+    ("start", "problem"), [(b"\r\n", None), (b"\r", replies.BARE_LF), (b"\r\r\n", replies.BARE_LF)]
+)
+def test_a_megabyte_that_could_each_time_begin_the_end_marker_is_read_in_pieces(
+    start: bytes, problem: str | None
+) -> None:
+    """Empty lines or bare CRs from the first byte on: after each byte, what was read could
+    be the CRLF before the final dot. It is read in pieces all the same, not a byte at a time
+    (a megabyte of bare CRs would otherwise cost a million reads)."""
+    stream = start * ((1 << 20) // len(start)) + b"\r\n.\r\n"
+
+    async def run() -> tuple[int, str | None, bytes]:
+        reader = CountingReader(limit=READER_LIMIT)
+        reader.feed_data(stream + b"QUIT\r\n")
+        decoder = DataDecoder(lambda _: None, Limits().scanner(), size_limit=0, normalize=False)
+        await dataphase.receive(reader, decoder)
+        return reader.reads, decoder.problem, await reader.readexactly(6)
+
+    reads, got, rest = asyncio.run(run())
+    assert (got, rest) == (problem, b"QUIT\r\n")
+    assert reads < 2 * len(stream) // READER_LIMIT
 
 
 def test_a_stream_ending_before_the_final_dot_is_incomplete() -> None:
@@ -185,42 +235,53 @@ def test_a_stream_ending_before_the_final_dot_is_incomplete() -> None:
 
 
 def test_a_long_header_line_counts_whole_toward_the_header_limit() -> None:
-    """A header line longer than MAX_CARRY is checked in parts; all of it counts."""
-    stream = b"X-Long: " + b"h" * (3 * MAX_CARRY) + b"\r\n\r\nbody\r\n.\r\n"
+    """A header line many pieces long is checked in parts; all of it counts."""
+    stream = b"X-Long: " + b"h" * (3 * LONG) + b"\r\n\r\nbody\r\n.\r\n"
     cuts = list(range(1500, len(stream), 1500))
-    limits = Limits(header_bytes=2 * MAX_CARRY)
-    assert pieces_read(stream, cuts, limits).problem == replies.STRUCTURE_LIMITS
-    limits = Limits(header_bytes=4 * MAX_CARRY)
-    assert pieces_read(stream, cuts, limits).problem is None
+    limits = Limits(header_bytes=2 * LONG)
+    assert pieces_read(stream, cuts, limits, 1).problem == replies.STRUCTURE_LIMITS
+    limits = Limits(header_bytes=4 * LONG)
+    assert pieces_read(stream, cuts, limits, 1).problem is None
 
 
-# The reader hands over a piece when its buffer outgrows its limit and holds no end marker: all
-# of the buffer but the last 4 bytes (they might begin a marker). A segment ending 4 bytes after
-# byte i therefore makes a piece ending at byte i.
+# The reader hands over a piece when its buffer outgrows its limit and holds no "." CRLF: all
+# of the buffer but the last 2 bytes (they might begin one). A segment ending 2 bytes after
+# byte i therefore makes a piece ending at byte i. feed_size=1 checks each piece on its own.
 
 
 def test_a_long_line_is_checked_in_parts_without_splitting_crlf() -> None:
     """A CR at the end of a part of a long line is held back, not taken for a bare CR."""
-    line = b"z" * (MAX_CARRY + 1)
+    line = b"z" * (LONG + 1)
     stream = b"Subject: x\r\n\r\n" + line + b"\r\n" + line + b"\r\n.\r\n"
     first_cr = stream.index(b"z\r\n") + 1
-    cuts = [2005, first_cr + 1 + 4]  # a piece ends with that CR, with no CRLF since 2005
-    assert pieces_read(stream, cuts, Limits()) == Outcome(stream[:-3], None, b"")
+    cuts = [2005, first_cr + 1 + 2]  # a piece ends with that CR, with no CRLF since 2005
+    assert pieces_read(stream, cuts, Limits(), 1) == Outcome(stream[:-3], None, b"")
 
 
 def test_a_dot_inside_a_long_line_is_kept() -> None:
     """Only a dot beginning a line is undone, not one beginning a part of a long line."""
     stream = b"Subject: x\r\n\r\n" + b"a" * 9000 + b".b\r\n.\r\n"
     dot = stream.index(b".b")
-    cuts = [2005, dot + 4]  # a piece ends right before the dot, with no CRLF since 2005
-    assert pieces_read(stream, cuts, Limits()) == Outcome(stream[:-3], None, b"")
+    cuts = [2005, dot + 2]  # a piece ends right before the dot, with no CRLF since 2005
+    assert pieces_read(stream, cuts, Limits(), 1) == Outcome(stream[:-3], None, b"")
+
+
+def test_a_boundary_line_cut_between_two_pieces_is_counted() -> None:
+    """Each boundary arrives in two pieces, "-" and "-b" CRLF: the unfinished line waits."""
+    body = b"x" * 2000 + b"\r\n"
+    parts = b"".join(b"--b\r\n\r\n" + body for _ in range(3))
+    stream = b"Content-Type: multipart/mixed; boundary=b\r\n\r\n" + parts + b"--b--\r\n.\r\n"
+    cuts = [at + 1 + 2 for at in range(len(stream)) if stream.startswith(b"\r\n--b\r\n", at - 2)]
+    assert len(cuts) == 3
+    assert pieces_read(stream, cuts, Limits(parts=3), 1).problem is None
+    assert pieces_read(stream, cuts, Limits(parts=2), 1).problem == replies.STRUCTURE_LIMITS
 
 
 def test_boundaries_cut_across_segments_are_counted() -> None:
     parts = b"".join(b"--b\r\n\r\npart\r\n" for _ in range(3))
     stream = b"Content-Type: multipart/mixed; boundary=b\r\n\r\n" + parts + b"--b--\r\n.\r\n"
     one_byte_at_a_time = list(range(len(stream)))
-    assert pieces_read(stream, one_byte_at_a_time, Limits(parts=3)).problem is None
-    assert pieces_read(stream, one_byte_at_a_time, Limits(parts=2)).problem == (
+    assert pieces_read(stream, one_byte_at_a_time, Limits(parts=3), 1).problem is None
+    assert pieces_read(stream, one_byte_at_a_time, Limits(parts=2), 1).problem == (
         replies.STRUCTURE_LIMITS
     )
