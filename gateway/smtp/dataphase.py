@@ -12,9 +12,9 @@ one call.
 What is stored is what a line-by-line reading stores, to the byte, however the data is cut
 into segments: a block is checked up to its last CRLF and the rest waits for the next one (a
 block with no CRLF at all, part of a very long line, is checked at once, never cutting a CR
-from its LF). Only when a message breaks two limits within one piece may the
-refusal name another of them than a line-by-line reading would (tests/gateway/smtp/
-test_dataphase.py compares the two on random streams).
+from its LF). Only when a message breaks two limits within one block may the refusal name
+another of them than a line-by-line reading would (tests/gateway/smtp/test_dataphase.py
+compares the two on random streams).
 """
 
 from __future__ import annotations
