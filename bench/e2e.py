@@ -62,7 +62,6 @@ import parse as parse_bench  # bench/parse.py: the message generator
 LOG = "log@crm.example.com"
 REP = "anna@example.com"
 TARGET_RATE = 200.0
-BATCH_SIZE = 32  # the default [worker] batch_size: the baseline commits as often as bccrm
 DEFAULT_MESSAGES = 800
 DEFAULT_CONTACTS = 100_000
 BASELINE = "baseline"
@@ -186,17 +185,18 @@ def bccrm_worker(
 def baseline_worker(
     url: str, spool: Path, log_file: Path, start: Callable[[], None]
 ) -> dict[str, Any]:
-    """Read, parse with the standard library, INSERT one row; commit every BATCH_SIZE
-    entries, then delete them."""
+    """Read, parse with the standard library, INSERT one row; commit every ``[worker]
+    batch_size`` entries (the default, as bccrm's worker runs here), then delete them."""
     from email.parser import BytesParser
     from email.policy import default
 
     from sqlalchemy import text
 
-    from gateway.config import DatabaseConfig
+    from gateway.config import DatabaseConfig, WorkerConfig
     from gateway.crm.db import make_engine
     from gateway.spool import MAGIC
 
+    batch_size = WorkerConfig().batch_size
     engine = make_engine(DatabaseConfig(url=url))
     parser = BytesParser(policy=default)
     insert = text(
@@ -210,9 +210,9 @@ def baseline_worker(
     start()
     began, done = time.perf_counter(), 0
     while names := sorted(p.name for p in new.iterdir()):
-        for start_at in range(0, len(names), BATCH_SIZE):
+        for start_at in range(0, len(names), batch_size):
             claimed = []
-            for name in names[start_at : start_at + BATCH_SIZE]:
+            for name in names[start_at : start_at + batch_size]:
                 try:
                     path = spool / "cur" / name
                     (new / name).rename(path)  # claimed: the other process skips it

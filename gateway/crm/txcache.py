@@ -82,14 +82,17 @@ def peek(session: Session, key: Hashable) -> Any:
     return cache.values.get(key)
 
 
+def _deferring(session: Session) -> _Cache | None:
+    """The cache to defer work to: None when the session did not enable it, or is inside a
+    savepoint (which could roll back without what was deferred)."""
+    return None if session.in_nested_transaction() else _current(session)
+
+
 def defer_insert(session: Session, table: Table, *rows: dict[str, Any]) -> bool:
-    """Write ``rows`` into ``table`` just before the transaction commits. False when the
-    session did not enable this, or is inside a savepoint (which could roll back without the
-    rows): the caller writes them now. Every row of a table must name the same columns."""
-    if session.in_nested_transaction():
-        return False
-    cache = _current(session)
-    if cache is None:
+    """Write ``rows`` into ``table`` just before the transaction commits. False when this
+    session does not defer (:func:`_deferring`): the caller writes them now. Every row of a
+    table must name the same columns."""
+    if (cache := _deferring(session)) is None:
         return False
     cache.inserts.setdefault(table, []).extend(rows)
     return True
@@ -100,10 +103,7 @@ def at_write(session: Session, key: Hashable, callback: Callable[[], None]) -> b
     second call with the same key before then keeps the first callback). It may read the
     database, complete rows it deferred and defer more. False when :func:`defer_insert` would
     not defer either: the caller does its work now."""
-    if session.in_nested_transaction():
-        return False
-    cache = _current(session)
-    if cache is None:
+    if (cache := _deferring(session)) is None:
         return False
     cache.callbacks.setdefault(key, callback)
     return True

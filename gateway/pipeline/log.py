@@ -281,8 +281,7 @@ class LogStage:
         present = set(ctx.session.scalars(_LOGGER_IDS, {"email_id": email.id}))
         new = [uid for uid in ctx.logger_ids if uid not in present]
         rows = [{"email_id": email.id, "user_id": uid, "logged_at": utcnow()} for uid in new]
-        if rows:
-            ctx.session.execute(_LOGGERS.insert(), rows)
+        _write_rows(ctx.session, _LOGGERS, rows)
         return len(new)
 
 
